@@ -1,0 +1,57 @@
+# The seat's two commands: `make run` and `make test`. Everything else is a step they use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+export PYTHONUNBUFFERED := 1
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help run test install system-deps db train nlu-report core-test clean
+
+help:
+	@echo "make run    - install, prepare the database, train if needed, start every service"
+	@echo "make test   - run the whole test suite (PostgreSQL when TEST_DATABASE_URL is set)"
+	@echo "make nlu-report / core-test - Rasa evaluation reports into results/"
+
+$(VENV)/bin/python:
+	@PYBIN=$$(scripts/find-python.sh) || exit 1; \
+	echo "seat | creating $(VENV) with $$PYBIN"; \
+	"$$PYBIN" -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "seat | installing the seat and its dependencies into $(VENV) (a few minutes the first time) ..."
+	$(PY) -m pip install --progress-bar on -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	@scripts/system-deps.sh
+
+db: install
+	$(PY) -m seat prepare
+
+train: install
+	$(PY) -m seat train
+
+run: install system-deps db
+	$(PY) -m seat run
+
+test: install system-deps
+	$(PY) -m seat train
+	$(PY) -m pytest -ra
+
+nlu-report: install
+	$(PY) -m seat train
+	$(PY) -m rasa test nlu --nlu nlu/test --model $$($(PY) -c "from seat.training import model_path; print(model_path())") --out results/nlu
+	@echo "seat | NLU reports in results/nlu (intent_report.json, intent_confusion_matrix.png)"
+
+core-test: install
+	$(PY) -m seat train
+	$(PY) -m rasa test core --stories tests/stories --model $$($(PY) -c "from seat.training import model_path; print(model_path())") --out results/core --fail-on-prediction-errors
+
+clean:
+	rm -rf results .pytest_cache

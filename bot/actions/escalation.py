@@ -1,0 +1,88 @@
+"""Handing over to a person, emergencies, and messages the bot did not understand."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot import runtime
+from bot.actions.common import channel_of, current_slots, reset_intake
+from bot.intake import collected
+from nlu.safety import advice_for
+
+logger = logging.getLogger(__name__)
+FALLBACKS_BEFORE_HANDOFF = 2
+
+
+async def hand_over(
+    dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, slots: Dict[str, Any], say: bool = True
+) -> None:
+    """Store a handoff event (who, why, what we have so far) and tell the citizen a person takes over."""
+    try:
+        await runtime.in_thread(
+            runtime.ticket_store().record_handoff,
+            tracker.sender_id, reason, collected(slots), channel_of(tracker),
+        )
+    except Exception:  # the citizen still gets a person; the operator sees the error
+        logger.exception("could not record the handoff of conversation %s", tracker.sender_id)
+    logger.info("handoff of conversation %s: %s", tracker.sender_id, reason)
+    if say:
+        dispatcher.utter_message(response="utter_handoff")
+
+
+def _end_loop() -> List[EventType]:
+    return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake()
+
+
+class ActionHandoff(Action):
+    """The citizen asked for a person (转人工)."""
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        await hand_over(dispatcher, tracker, "citizen asked for a human agent", current_slots(tracker))
+        return _end_loop()
+
+
+class ActionEmergency(Action):
+    """Danger now: no ticket, one short message with the number to call."""
+
+    def name(self) -> Text:
+        return "action_emergency"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(text=advice_for(tracker.latest_message.get("text") or ""))
+        logger.warning("emergency reported in conversation %s: told to call the emergency number", tracker.sender_id)
+        return _end_loop()
+
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    """How many of the latest user messages in a row were not understood."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent != "nlu_fallback":
+            break
+        count += 1
+    return count
+
+
+class ActionFallback(Action):
+    """Not understood: ask to rephrase; the second time in a row, hand over to a person."""
+
+    def name(self) -> Text:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HANDOFF:
+            await hand_over(dispatcher, tracker, "two failed understandings in a row", current_slots(tracker))
+            return _end_loop()
+        dispatcher.utter_message(response="utter_not_understood")
+        return []

@@ -1,0 +1,314 @@
+"""The intake form's decisions as plain functions: what a message fills, what is still needed.
+
+The Rasa validation action (bot/actions/intake_form.py) is a thin wrapper around `step()`, so the
+dialogue logic is testable without a running Rasa.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+from nlu import answers, categories
+from nlu.facts import extract_facts
+
+REQUEST_TYPE_WORDS = {
+    "consultation": "咨询", "help": "求助", "complaint": "投诉", "suggestion": "建议", "praise": "表扬",
+}
+INTENT_TO_TYPE = {
+    "complain": "complaint", "seek_help": "help", "consult": "consultation", "suggest": "suggestion", "praise": "praise",
+}
+# Intents that leave the form to the rules (answered elsewhere, or end the form).
+INTERRUPT_INTENTS = {"cancel", "human_handoff", "emergency", "ask_ticket_status", "faq", "out_of_scope"}
+DECLINED = "__declined__"
+# Failing twice in a row on one of these hands the citizen over to a person.
+ESSENTIAL = {"request_type", "description", "district", "phone", "confirmed"}
+FORM_SLOTS = (
+    "request_type", "description", "category", "district", "street", "address", "occurred_at",
+    "phone", "contact_name", "confidential", "confirmed",
+)
+BOOKKEEPING_SLOTS = ("request_key", "category_choices", "correction_pending", "reprompts", "end_reason")
+MIN_INTENT_CONFIDENCE_FOR_TYPE = 0.15
+
+_FILLERS = re.compile(
+    r"(你好|您好|喂|麻烦|请问|那个|就是|我想|我要|我来|想要|要|给你们|跟你们|向你们|一下|一个事|个事|件事|"
+    r"问题|情况|事情|投诉|举报|反映|求助|咨询|建议|表扬|感谢|帮忙|帮我|我|的|了|呢|啊|吧|嗯|哦|呃|，|。|,|\.|！|!|？|\?|、|\s)"
+)
+_PHONE_MENTION = re.compile(
+    r"(我的)?(联系)?(电话|手机|联系方式|号码)(号码|号)?(是|为|：|:)?\s*[\d\s\-－+幺一二两三四五六七八九零〇洞]{7,}[，,。]?"
+)
+_DIGIT_RUN = re.compile(r"\+?\d[\d\s\-－]{5,}\d[，,。]?")
+_ORDINALS = {"第一": 0, "第1": 0, "1": 0, "一": 0, "第二": 1, "第2": 1, "2": 1, "二": 1, "第三": 2, "第3": 2, "3": 2, "三": 2}
+_CORRECTION_HINTS = {
+    "address": ("地址", "位置", "地点", "小区", "门牌", "在"),
+    "contact_name": ("姓", "叫", "名字", "称呼"),
+    "description": ("问题", "描述", "内容", "情况", "事情"),
+    "confidential": ("保密", "公开"),
+}
+
+
+@dataclass
+class Turn:
+    """One citizen message as the form sees it."""
+
+    text: str
+    intent: str | None = None
+    confidence: float = 1.0
+    ranking: Sequence[Mapping[str, Any]] = ()
+    requested_slot: str | None = None
+    now: datetime | None = None
+
+
+@dataclass
+class Outcome:
+    """What the form does with a message: slot changes, what to say, or leave it to the rules."""
+
+    changes: dict[str, Any] = field(default_factory=dict)
+    say: list[str] = field(default_factory=list)
+    reject: bool = False
+    end: str | None = None  # "outside_beijing" or "handoff": the form ends without a ticket
+
+    @property
+    def understood(self) -> bool:
+        return bool(set(self.changes) - set(BOOKKEEPING_SLOTS)) or self.end is not None
+
+
+def clean_description(text: str) -> str:
+    """The citizen's words without the phone number they dictated along with them."""
+    text = _PHONE_MENTION.sub("", text)
+    text = _DIGIT_RUN.sub("", text)
+    return text.strip(" ，,。.；;")
+
+
+def describe(text: str) -> str:
+    """The problem in the citizen's words, without openers, self-introduction and phone number."""
+    said = extract_facts(text).description
+    return said if said and len(said) >= 4 else clean_description(text)
+
+
+def has_description(text: str) -> bool:
+    """Whether `text` says what the problem is, beyond 'I want to complain'."""
+    facts = extract_facts(text)
+    rest = clean_description(text)
+    for known in (facts.district, facts.street):
+        if known:
+            rest = rest.replace(known, "")
+    rest = _FILLERS.sub("", rest)
+    return len(rest) >= 4
+
+
+def infer_request_type(turn: Turn) -> str | None:
+    """The request type from explicit words, else the best request intent DIET ranked."""
+    said = answers.parse_request_type(turn.text)
+    if said:
+        return said
+    if turn.intent in INTENT_TO_TYPE:
+        return INTENT_TO_TYPE[turn.intent]
+    for entry in turn.ranking:
+        name = entry.get("name")
+        if name in INTENT_TO_TYPE and float(entry.get("confidence") or 0) >= MIN_INTENT_CONFIDENCE_FOR_TYPE:
+            return INTENT_TO_TYPE[name]
+    return None
+
+
+def needed_slots(slots: Mapping[str, Any]) -> list[str]:
+    """The form's slots in asking order, for what this request needs."""
+    rtype = slots.get("request_type")
+    order = ["request_type", "description"]
+    if slots.get("category_choices") and not slots.get("category"):
+        order.append("category")
+    order.append("district")
+    if rtype in ("complaint", "help"):
+        order.append("address")
+    order += ["phone", "contact_name"]
+    if rtype == "complaint":
+        order.append("confidential")
+    order.append("confirmed")
+    return order
+
+
+def next_slot(slots: Mapping[str, Any]) -> str | None:
+    """The first needed slot that is still empty, or None when the form is complete."""
+    return next((s for s in needed_slots(slots) if slots.get(s) is None), None)
+
+
+def _categorise(description: str) -> dict[str, Any]:
+    """Category, or up to three choices when the classifier is unsure."""
+    ranked = categories.classify(description)
+    if not ranked:
+        return {"category": "其他", "category_choices": None}
+    top_name, top_score = ranked[0]
+    close = [name for name, score in ranked[:3] if score >= top_score * 0.8]
+    if len(close) == 1 or top_score >= 0.75:
+        return {"category": top_name, "category_choices": None}
+    return {"category": None, "category_choices": close[:3]}
+
+
+def _pick_choice(text: str, choices: Sequence[str]) -> str:
+    for choice in choices:
+        if choice in text or choice[:2] in text:
+            return choice
+    for word, index in _ORDINALS.items():
+        if word in text and index < len(choices):
+            return choices[index]
+    return choices[0]  # "嗯" / "都行": the classifier's best guess
+
+
+def _apply_facts(slots: Mapping[str, Any], turn: Turn, out: Outcome, override: bool) -> None:
+    """Fill district, street, phone, name and time from anything the citizen said."""
+    facts = extract_facts(turn.text)
+    current = {**slots, **out.changes}
+
+    def put(slot: str, value: Any) -> None:
+        if value is None or value == "":
+            return
+        if override or current.get(slot) is None or turn.requested_slot == slot:
+            if current.get(slot) != value:
+                out.changes[slot] = value
+
+    if facts.district:
+        put("district", facts.district)
+        if current.get("street") and facts.street is None and override and current.get("district") != facts.district:
+            out.changes["street"] = None  # the old street belongs to the old district
+    if facts.street:
+        put("street", facts.street)
+    if facts.phone:
+        put("phone", facts.phone)
+    elif facts.phone_error and turn.requested_slot in ("phone", "confirmed"):
+        out.say.append(facts.phone_error)
+    if facts.contact_name and (override or turn.requested_slot == "contact_name" or current.get("contact_name") is None):
+        put("contact_name", facts.contact_name)
+    if facts.occurred_at and current.get("occurred_at") is None:
+        out.changes["occurred_at"] = facts.occurred_at.isoformat()
+    if facts.outside_beijing and not facts.district and not current.get("district") and turn.requested_slot in (None, "district", "address"):
+        out.end = "outside_beijing"
+
+
+def _answer_requested(slots: Mapping[str, Any], turn: Turn, out: Outcome) -> None:
+    """Interpret the message as the answer to the question just asked."""
+    slot, text = turn.requested_slot, turn.text.strip()
+    if slot == "request_type":
+        rtype = infer_request_type(turn)
+        if rtype:
+            out.changes["request_type"] = rtype
+    elif slot == "description":
+        desc = describe(text)
+        if len(_FILLERS.sub("", desc)) >= 2:
+            out.changes["description"] = desc
+    elif slot == "category":
+        choices = slots.get("category_choices") or []
+        if choices:
+            out.changes["category"] = _pick_choice(text, choices)
+    elif slot in ("district", "address"):
+        facts = extract_facts(text)
+        address = facts.address
+        if slot == "address" and not address and len(_FILLERS.sub("", text)) >= 2 and not facts.phone:
+            address = text.strip(" ，,。")
+        if address and {**slots, **out.changes}.get("district"):
+            out.changes["address"] = address
+    elif slot == "contact_name":
+        name = answers.parse_name(text)
+        if name is None:
+            bare = _FILLERS.sub("", text)
+            name = bare if 1 <= len(bare) <= 6 else DECLINED
+        out.changes["contact_name"] = DECLINED if name == answers.DECLINED else name
+    elif slot == "confidential":
+        value = answers.parse_confidential(text)
+        if value is None:
+            value = answers.parse_yes_no(text)
+        if value is not None:
+            out.changes["confidential"] = value
+
+
+def _answer_confirmation(slots: Mapping[str, Any], turn: Turn, out: Outcome) -> None:
+    """Yes files the ticket; a correction in free words updates the fields and reads back again."""
+    before = dict(out.changes)
+    _apply_facts(slots, turn, out, override=True)
+    text = turn.text
+    for slot, hints in _CORRECTION_HINTS.items():
+        if not any(h in text for h in hints):
+            continue
+        if slot == "address":
+            facts = extract_facts(text)
+            if facts.address:
+                out.changes["address"] = facts.address
+        elif slot == "contact_name":
+            name = answers.parse_name(text)
+            if name and name != answers.DECLINED:
+                out.changes["contact_name"] = name
+        elif slot == "description":
+            m = re.search(r"(?:改成|改为|应该是|其实是|是)(.{4,})$", text)
+            if m:
+                out.changes["description"] = clean_description(m.group(1))
+        elif slot == "confidential":
+            value = answers.parse_confidential(text)
+            if value is not None:
+                out.changes["confidential"] = value
+    rtype = answers.parse_request_type(text)
+    if rtype and rtype != slots.get("request_type"):
+        out.changes["request_type"] = rtype
+    corrected = {k for k in out.changes if k not in before}
+    if corrected:
+        out.changes["correction_pending"] = None
+        if "description" in corrected:
+            out.changes.update(_categorise(out.changes["description"]))
+        return
+    verdict = answers.parse_yes_no(text)
+    if verdict is True:
+        out.changes["confirmed"] = True
+        if slots.get("correction_pending"):
+            out.changes["correction_pending"] = None
+    elif verdict is False and not slots.get("correction_pending"):
+        out.changes["correction_pending"] = True
+    # pending and still no correction: not understood, the reprompt rule applies
+
+
+def step(slots: Mapping[str, Any], turn: Turn) -> Outcome:
+    """Decide what one citizen message does to the intake form."""
+    out = Outcome()
+    first = slots.get("request_key") is None
+    if first:
+        out.changes["request_key"] = uuid.uuid4().hex
+        rtype = slots.get("request_type") or infer_request_type(turn)
+        if rtype:
+            out.changes["request_type"] = rtype
+        if slots.get("description") is None and has_description(turn.text):
+            out.changes["description"] = describe(turn.text)
+        _apply_facts(slots, turn, out, override=False)
+    elif turn.requested_slot == "confirmed":
+        if turn.intent in INTERRUPT_INTENTS and answers.parse_yes_no(turn.text) is None:
+            return Outcome(reject=True)
+        _answer_confirmation(slots, turn, out)
+    else:
+        specific = turn.requested_slot in ("request_type", "confidential", "contact_name", "category")
+        if turn.intent in INTERRUPT_INTENTS and not (specific and _specific_answer(slots, turn)):
+            return Outcome(reject=True)
+        _apply_facts(slots, turn, out, override=False)
+        if out.end is None:
+            _answer_requested(slots, turn, out)
+    merged = {**slots, **out.changes}
+    if "description" in out.changes and merged.get("category") is None and out.changes.get("description"):
+        out.changes.update(_categorise(out.changes["description"]))
+    if not first and not out.understood and not out.changes.get("correction_pending"):
+        count = int(slots.get("reprompts") or 0) + 1
+        out.changes["reprompts"] = float(count)
+        if count >= 2 and turn.requested_slot in ESSENTIAL:
+            out.end = "handoff"
+        elif not out.say:
+            out.say.append("不好意思，我没有听清楚。")
+    elif out.understood and slots.get("reprompts"):
+        out.changes["reprompts"] = None
+    return out
+
+
+def _specific_answer(slots: Mapping[str, Any], turn: Turn) -> bool:
+    probe = Outcome()
+    _answer_requested(slots, turn, probe)
+    return bool(probe.changes)
+
+
+def collected(slots: Mapping[str, Any]) -> dict[str, Any]:
+    """What the form has so far, for a handoff record (without bookkeeping)."""
+    return {k: slots.get(k) for k in FORM_SLOTS if slots.get(k) not in (None, DECLINED)}

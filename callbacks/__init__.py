@@ -1,0 +1,1 @@
+"""Satisfaction callbacks after ticket closure (see issue 6)."""

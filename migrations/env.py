@@ -1,0 +1,103 @@
+"""Alembic environment for the ticket store.
+
+URL precedence: ``-x url=...``, then ``config.attributes["url"]`` (set by
+``seat.store.migrate``), then ``sqlalchemy.url`` in the config, then the
+DATABASE_URL environment variable, then the Settings default (SQLite file).
+A caller may also pass an open connection as ``config.attributes["connection"]``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from logging.config import fileConfig
+from pathlib import Path
+from typing import Any, Optional
+
+from alembic import context
+from sqlalchemy.pool import NullPool
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # `alembic` run from elsewhere without the package installed
+    sys.path.insert(0, str(REPO_ROOT))
+
+from seat.db import create_engine  # noqa: E402
+from seat.settings import default_database_url  # noqa: E402
+from seat.store.models import UTCDateTime, metadata  # noqa: E402
+
+config = context.config
+
+if config.config_file_name is not None and not config.attributes.get("skip_logging_config"):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = metadata
+
+
+def database_url() -> str:
+    """The URL to migrate, by the precedence in the module docstring."""
+    x_args = context.get_x_argument(as_dictionary=True)
+    return (
+        x_args.get("url")
+        or config.attributes.get("url")
+        or config.get_main_option("sqlalchemy.url")
+        or os.environ.get("DATABASE_URL")
+        or default_database_url()
+    )
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
+    """Render our UTCDateTime as plain ``sa.DateTime(timezone=True)`` in new migrations."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def include_name(name: Optional[str], type_: str, parent_names: Any) -> bool:
+    """Autogenerate only looks at our tables: Rasa's tracker store (``events``) shares the database."""
+    if type_ == "table":
+        return name in target_metadata.tables
+    return True
+
+
+def _configure(**kwargs: Any) -> None:
+    context.configure(
+        target_metadata=target_metadata,
+        compare_type=True,
+        render_item=render_item,
+        include_name=include_name,
+        **kwargs,
+    )
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL to stdout (``alembic upgrade head --sql``)."""
+    url = database_url()
+    _configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run_on(connection: Any) -> None:
+    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Run against a live database (own engine, or a connection handed in)."""
+    connection: Optional[Any] = config.attributes.get("connection")
+    if connection is not None:
+        _run_on(connection)
+        return
+    engine = create_engine(database_url(), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            _run_on(conn)
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,1 @@
+"""Shared infrastructure of the hotline seat: settings, database, ticket store, launcher."""

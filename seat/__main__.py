@@ -1,0 +1,6 @@
+"""`python -m seat` is the `seat` command."""
+import sys
+
+from seat.cli import main
+
+sys.exit(main())

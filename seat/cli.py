@@ -1,0 +1,92 @@
+"""`seat` command: prepare the database, train when needed, run the services."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from sqlalchemy.engine import make_url
+
+from seat.settings import REPO_ROOT, Settings
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_prepare(settings: Settings, _: argparse.Namespace) -> int:
+    """Create or migrate the database and load the units."""
+    from seat.db import create_engine
+    from seat.store import migrate
+    from seat.store.units import load_units
+
+    print(f"seat | database: {_safe_url(settings.database_url)}", flush=True)
+    migrate(settings.database_url)
+    print("seat | database schema is up to date", flush=True)
+    engine = create_engine(settings.database_url)
+    try:
+        count = load_units(engine)
+    finally:
+        engine.dispose()
+    print(f"seat | units loaded: {count}", flush=True)
+    return 0
+
+
+def cmd_train(_: Settings, args: argparse.Namespace) -> int:
+    """Train the Rasa model if the training data changed."""
+    from seat.training import ensure_model
+
+    ensure_model(force=args.force)
+    return 0
+
+
+def _launch(services) -> int:
+    from seat.launcher import Launcher
+
+    return asyncio.run(Launcher(services).run())
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Start every service of the seat in the foreground."""
+    from seat.services import all_services
+    from seat.training import ensure_model
+
+    os.chdir(REPO_ROOT)
+    model = ensure_model()
+    return _launch(all_services(settings, model))
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Start one service on its own (for replicas behind a balancer)."""
+    from seat import services
+    from seat.training import ensure_model
+
+    os.chdir(REPO_ROOT)
+    if args.service == "actions":
+        svc = services.action_server(settings)
+    else:
+        svc = services.rasa_server(settings, ensure_model())
+    os.execv(svc.argv[0], list(svc.argv))
+    return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="seat", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("prepare", help=cmd_prepare.__doc__).set_defaults(func=cmd_prepare)
+    train = sub.add_parser("train", help=cmd_train.__doc__)
+    train.add_argument("--force", action="store_true", help="train even if nothing changed")
+    train.set_defaults(func=cmd_train)
+    sub.add_parser("run", help=cmd_run.__doc__).set_defaults(func=cmd_run)
+    serve = sub.add_parser("serve", help=cmd_serve.__doc__)
+    serve.add_argument("service", choices=["rasa", "actions"])
+    serve.set_defaults(func=cmd_serve)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.func(Settings.from_env(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

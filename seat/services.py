@@ -1,0 +1,74 @@
+"""The processes that make up the seat, as the launcher starts them."""
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+from seat.launcher import Service
+from seat.settings import REPO_ROOT, Settings
+
+RUN_DIR = REPO_ROOT / ".run"
+
+
+def rasa_auth_token(settings: Settings) -> str:
+    """RASA_AUTH_TOKEN, or a random token kept in .run/rasa_token across runs."""
+    if settings.rasa_auth_token:
+        return settings.rasa_auth_token
+    path = RUN_DIR / "rasa_token"
+    if path.exists():
+        return path.read_text().strip()
+    RUN_DIR.mkdir(exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+def write_endpoints(settings: Settings, path: Path | None = None) -> Path:
+    """endpoints.yml with the action server URL of these settings (ACTION_PORT / ACTION_ENDPOINT_URL)."""
+    import yaml
+
+    config = yaml.safe_load((REPO_ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
+    config.setdefault("action_endpoint", {})["url"] = settings.action_endpoint
+    path = path or RUN_DIR / "endpoints.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def action_server(settings: Settings) -> Service:
+    """The Rasa SDK action server running the custom actions in bot/."""
+    return Service(
+        name="actions",
+        argv=[sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(settings.action_port)],
+        ready_url=f"http://127.0.0.1:{settings.action_port}/health",
+        listens=f"http://localhost:{settings.action_port}/webhook (custom actions)",
+    )
+
+
+def rasa_server(settings: Settings, model: Path, endpoints: Path | None = None) -> Service:
+    """Rasa with the REST channel and the HTTP API behind a token."""
+    endpoints = endpoints or write_endpoints(settings)
+    return Service(
+        name="rasa",
+        argv=[
+            sys.executable, "-m", "rasa", "run",
+            "--model", str(model),
+            "--port", str(settings.rasa_port),
+            "--enable-api", "--auth-token", rasa_auth_token(settings),
+            "--endpoints", str(endpoints),
+            "--credentials", str(REPO_ROOT / "credentials.yml"),
+            "--cors", "*",
+        ],
+        ready_url=f"http://127.0.0.1:{settings.rasa_port}/",
+        listens=(
+            f"http://localhost:{settings.rasa_port}/webhooks/rest/webhook (REST chat); "
+            f"HTTP API on the same port, token in {'RASA_AUTH_TOKEN' if settings.rasa_auth_token else RUN_DIR / 'rasa_token'}"
+        ),
+    )
+
+
+def all_services(settings: Settings, model: Path) -> list[Service]:
+    """Every service `make run` starts, in start order."""
+    return [action_server(settings), rasa_server(settings, model)]

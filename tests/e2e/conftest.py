@@ -1,0 +1,116 @@
+"""The running stack for end-to-end tests: action server + Rasa server on a fresh database.
+
+Started once per session on free ports, with the trained model of the current training data
+(`make test` trains it first when the data changed).
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from seat.settings import REPO_ROOT, Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    """Where the running seat listens, and its database."""
+
+    rest_url: str
+    api_url: str
+    token: str
+    database_url: str
+    log: Path
+
+    def say(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
+        """One citizen message through the REST channel; the bot's replies."""
+        body = {"sender": sender, "message": text}
+        if metadata:
+            body["metadata"] = metadata
+        req = urllib.request.Request(
+            self.rest_url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read() or b"[]")
+
+    def chat(self, lines: list[str], sender: str | None = None) -> tuple[str, list[str]]:
+        """Say each line in turn; returns the sender id and the bot's text per turn."""
+        sender = sender or f"test-{uuid.uuid4().hex[:10]}"
+        replies = [" ".join(r.get("text", "") for r in self.say(sender, line)) for line in lines]
+        return sender, replies
+
+
+@pytest.fixture(scope="session")
+def stack(scratch_databases, model_path: Path, tmp_path_factory) -> Iterator[Stack]:
+    """The seat's services running against a fresh, migrated database of their own."""
+    from seat import services
+
+    database_url = scratch_databases.create(migrated=True)
+    settings = Settings(
+        database_url=database_url,
+        rasa_port=free_port(),
+        action_port=free_port(),
+        rasa_auth_token=uuid.uuid4().hex,
+    )
+    settings = Settings(**{**settings.__dict__, "action_endpoint": f"http://127.0.0.1:{settings.action_port}/webhook"})
+    tmp = tmp_path_factory.mktemp("stack")
+    endpoints = services.write_endpoints(settings, tmp / "endpoints.yml")
+    svc_list = [services.action_server(settings), services.rasa_server(settings, model_path, endpoints)]
+    env = {"DATABASE_URL": database_url, "SEAT_LOG_PII": "0"}
+    for svc in svc_list:
+        svc.env.update(env)
+        svc.ready_timeout = 300
+    log = tmp / "stack.log"
+    launcher_cmd = [sys.executable, "-c", _LAUNCH_SNIPPET]
+    proc = subprocess.Popen(
+        launcher_cmd, cwd=REPO_ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        env={**os.environ, **env, "STACK_SPEC": json.dumps([s.__dict__ for s in svc_list], default=list)},
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{settings.rasa_port}"
+    deadline = time.monotonic() + 420
+    ready = False
+    while time.monotonic() < deadline and proc.poll() is None:
+        if "all services are up" in log.read_text(errors="replace"):
+            ready = True
+            break
+        time.sleep(1)
+    if not ready:
+        proc.terminate()
+        proc.wait(30)
+        pytest.fail("the stack did not start:\n" + log.read_text(errors="replace")[-4000:])
+    try:
+        yield Stack(
+            rest_url=f"{base}/webhooks/rest/webhook", api_url=base, token=settings.rasa_auth_token or "",
+            database_url=database_url, log=log,
+        )
+    finally:
+        proc.send_signal(__import__("signal").SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+_LAUNCH_SNIPPET = """
+import asyncio, json, os, sys
+from seat.launcher import Launcher, Service
+spec = json.loads(os.environ.pop("STACK_SPEC"))
+sys.exit(asyncio.run(Launcher([Service(**s) for s in spec], colour=False).run()))
+"""

@@ -1,0 +1,113 @@
+"""The intake form's decisions (bot.intake.step): what each citizen message fills and what is asked next."""
+from __future__ import annotations
+
+from bot.intake import DECLINED, Turn, next_slot, step
+
+
+def say(slots: dict, text: str, intent: str | None = "inform", requested: str | None = None, ranking=()) -> tuple[dict, object]:
+    out = step(slots, Turn(text=text, intent=intent, requested_slot=requested, ranking=ranking))
+    return {**slots, **out.changes}, out
+
+
+def test_opening_with_type_and_description_asks_for_the_place_next():
+    slots, out = say({}, "我要投诉，我家旁边的工地每天晚上十一点以后还在施工，吵得根本睡不着", "complain")
+    assert slots["request_type"] == "complaint"
+    assert "工地" in slots["description"] and slots["category"] == "噪音扰民"
+    assert slots["request_key"] and next_slot(slots) == "district"
+
+
+def test_one_utterance_fills_district_street_phone_and_description():
+    slots, _ = say({}, "我是西城区什刹海街道的，电话13612345678，胡同里的垃圾三天没人清运了", "complain")
+    assert (slots["district"], slots["street"], slots["phone"]) == ("西城区", "什刹海街道", "13612345678")
+    assert "13612345678" not in slots["description"] and "垃圾" in slots["description"]
+    assert slots["category"] == "环境卫生"
+    assert next_slot(slots) == "address"  # only what is still missing
+
+
+def test_request_type_from_ranking_when_the_top_intent_is_inform():
+    ranking = [{"name": "inform", "confidence": 0.6}, {"name": "seek_help", "confidence": 0.3}]
+    slots, _ = say({}, "海淀区学院路街道，路灯坏了一个星期了", "inform", ranking=ranking)
+    assert slots["request_type"] == "help"
+
+
+def test_short_opening_asks_for_the_description():
+    slots, _ = say({}, "我要投诉", "complain")
+    assert "description" not in slots or slots["description"] is None
+    assert next_slot(slots) == "description"
+    slots, _ = say(slots, "小区门口天天有人乱停车，消防通道都堵了", "complain", "description")
+    assert "消防通道" in slots["description"]
+    # parking or public safety: the classifier is unsure, so the citizen chooses among at most three
+    assert next_slot(slots) == "category" and 2 <= len(slots["category_choices"]) <= 3
+    assert "交通出行" in slots["category_choices"]
+    slots, _ = say(slots, "算交通方面的吧", requested="category")
+    assert slots["category"] == "交通出行" and next_slot(slots) == "district"
+
+
+def test_short_district_name_and_spoken_phone_are_normalised():
+    slots, _ = say({}, "我要反映一下，楼下的烧烤店油烟直接往我家窗户里灌", "complain")
+    slots, _ = say(slots, "通州北苑街道新华联家园", requested="district")
+    assert (slots["district"], slots["street"], slots["address"]) == ("通州区", "北苑街道", "新华联家园")
+    slots, _ = say(slots, "幺三九 幺二三四 五六七八", requested="phone")
+    assert slots["phone"] == "13912345678"
+
+
+def test_invalid_phone_says_why_and_asks_again():
+    base = {"request_key": "k", "request_type": "help", "description": "路灯坏了", "category": "市政设施",
+            "district": "海淀区", "address": "石油大院"}
+    slots, out = say(base, "1391234567", requested="phone")
+    assert slots.get("phone") is None
+    assert any("11位" in s for s in out.say)
+    assert next_slot(slots) == "phone"
+    assert out.end is None  # one failure is not a handoff
+    slots, out = say(slots, "139123", requested="phone")
+    assert out.end == "handoff"  # the second failure in a row hands over
+
+
+def test_name_can_be_declined_and_confidentiality_understood():
+    base = {"request_key": "k", "request_type": "complaint", "description": "单位拖欠工资", "category": "劳动保障",
+            "district": "大兴区", "address": "某科技园", "phone": "13566667777"}
+    slots, _ = say(base, "不想说", requested="contact_name")
+    assert slots["contact_name"] == DECLINED and next_slot(slots) == "confidential"
+    slots, _ = say(slots, "需要保密", requested="confidential")
+    assert slots["confidential"] is True and next_slot(slots) == "confirmed"
+    slots2, _ = say({**base, "contact_name": DECLINED}, "不需要保密", requested="confidential")
+    assert slots2["confidential"] is False
+
+
+def test_corrections_in_free_words_then_yes():
+    slots = {"request_key": "k", "request_type": "complaint", "description": "工地夜间施工", "category": "噪音扰民",
+             "district": "朝阳区", "street": "望京街道", "address": "望京西园三区", "phone": "13911112222",
+             "contact_name": "王先生", "confidential": False}
+    slots, _ = say(slots, "不对，电话是13800138000", "deny", "confirmed")
+    assert slots["phone"] == "13800138000" and slots.get("confirmed") is None
+    slots, _ = say(slots, "区错了，是海淀", "deny", "confirmed")
+    assert slots["district"] == "海淀区" and slots["street"] is None  # 望京 is not in 海淀
+    slots, _ = say(slots, "不对", "deny", "confirmed")
+    assert slots["correction_pending"] is True and slots.get("confirmed") is None
+    slots, _ = say(slots, "对，没问题", "affirm", "confirmed")
+    assert slots["confirmed"] is True and next_slot(slots) is None
+
+
+def test_interruptions_are_left_to_the_rules():
+    slots = {"request_key": "k", "request_type": "complaint", "description": "噪音", "category": "噪音扰民"}
+    for text, intent in (("算了", "cancel"), ("转人工", "human_handoff"), ("你们多久能处理", "faq")):
+        _, out = say(slots, text, intent, "district")
+        assert out.reject, text
+    # but "不用了" answering the confidentiality question is an answer, not a cancel
+    slots = {**slots, "district": "朝阳区", "address": "x", "phone": "13911112222", "contact_name": DECLINED}
+    slots, out = say(slots, "不用了", "cancel", "confidential")
+    assert not out.reject and slots["confidential"] is False
+
+
+def test_outside_beijing_ends_the_form_without_a_ticket():
+    slots, _ = say({}, "我要投诉，我们小区垃圾没人收", "complain")
+    _, out = say(slots, "我在天津市河西区", requested="district")
+    assert out.end == "outside_beijing"
+
+
+def test_praise_and_suggestion_skip_address_and_confidentiality():
+    slots, _ = say({}, "我想表扬一下我们社区的李书记，上周暴雨的时候他连夜带人帮我们排水", "praise")
+    slots, _ = say(slots, "丰台区卢沟桥街道万丰社区", requested="district")
+    slots, _ = say(slots, "13700001111", requested="phone")
+    slots, _ = say(slots, "刘阿姨", requested="contact_name")
+    assert slots["request_type"] == "praise" and next_slot(slots) == "confirmed"
