@@ -47,7 +47,8 @@ test: install system-deps
 nlu-report: install
 	$(PY) -m seat train
 	$(PY) -m rasa test nlu --nlu nlu/test --model $$($(PY) -c "from seat.training import model_path; print(model_path())") --out results/nlu
-	@echo "seat | NLU reports in results/nlu (intent_report.json, intent_confusion_matrix.png)"
+	$(PY) -m nlu.evaluate --out results/nlu/value_eval.json
+	@echo "seat | NLU reports in results/nlu (intent_report.json, intent_confusion_matrix.png, value_eval.json)"
 
 core-test: install
 	$(PY) -m seat train

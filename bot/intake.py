@@ -82,10 +82,20 @@ def clean_description(text: str) -> str:
     return text.strip(" ，,。.；;")
 
 
+_OPENERS = re.compile(
+    r"^(?:(?:喂|你好|您好|那个|就是)[，,。！!\s]*"
+    r"|我(?:是|住在|住|家在)[^，,。]{2,24}?的[，,。\s]+"
+    r"|(?:我们?)?(?:要|想|来|得)?(?:投诉|举报|反映|咨询|求助|建议|表扬)(?:一下|个事儿?|件事|个问题)?[，,。：:\s]+"
+    r"|我有个(?:建议|问题|事儿?)[，,。：:\s]*)"
+)
+
+
 def describe(text: str) -> str:
-    """The problem in the citizen's words, without openers, self-introduction and phone number."""
-    said = extract_facts(text).description
-    return said if said and len(said) >= 4 else clean_description(text)
+    """The problem in the citizen's own words, without greeting, 'I want to complain', self-introduction or phone."""
+    desc = clean_description(text)
+    while (shorter := _OPENERS.sub("", desc, count=1)) != desc:
+        desc = shorter
+    return desc if len(desc) >= 4 else clean_description(text)
 
 
 def has_description(text: str) -> bool:

@@ -1,0 +1,312 @@
+"""Chat benchmark: the full seat (REST → Rasa → action server → tickets) next to a bare `rasa run`.
+
+Both stacks use the same model on this box, one after the other, on free ports. Each virtual citizen
+files the same noise complaint with its own sender id. Reported per stack and concurrency: conversations/s,
+messages/s and per-message latency p50/p99, then the ratio full/baseline.
+
+    .venv/bin/python bench/chat.py                       # default run (c=1 and c=20)
+    .venv/bin/python bench/chat.py --conversations 4 --concurrency 1,4 --json out.json
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from seat import services  # noqa: E402
+from seat.launcher import Service  # noqa: E402
+from seat.settings import Settings  # noqa: E402
+
+CONVERSATION = [
+    "我要投诉，我家旁边的工地每天晚上十一点以后还在施工，吵得根本睡不着",
+    "朝阳区望京街道望京西园三区",
+    "13911112222",
+    "王先生",
+    "不需要保密",
+    "对，没问题",
+]
+LAUNCH_SNIPPET = """
+import asyncio, json, os, sys
+from seat.launcher import Launcher, Service
+spec = json.loads(os.environ.pop("STACK_SPEC"))
+sys.exit(asyncio.run(Launcher([Service(**s) for s in spec], colour=False).run()))
+"""
+
+
+@dataclass
+class LevelResult:
+    """One measured run of a stack at one concurrency."""
+
+    stack: str
+    concurrency: int
+    conversations: int
+    messages: int
+    seconds: float
+    errors: int
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+
+    conv_per_s = property(lambda self: self.conversations / self.seconds)
+    msg_per_s = property(lambda self: self.messages / self.seconds)
+    p50 = property(lambda self: percentile(self.latencies_ms, 50))
+    p99 = property(lambda self: percentile(self.latencies_ms, 99))
+
+    def summary(self) -> dict:
+        d = {k: v for k, v in asdict(self).items() if k != "latencies_ms"}
+        return {**d, "conv_per_s": self.conv_per_s, "msg_per_s": self.msg_per_s, "p50_ms": self.p50, "p99_ms": self.p99}
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (NaN for no values)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))  # ceil
+    return ordered[int(rank) - 1]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pgid: int) -> tuple[float, int]:
+    """Summed VmRSS (MB) and number of the live processes in process group `pgid`."""
+    total_kb, count = 0, 0
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[2]) != pgid:
+                continue
+            status = Path(f"/proc/{entry}/status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue
+        match = re.search(r"^VmRSS:\s+(\d+)\s+kB", status, re.M)
+        if match:
+            total_kb += int(match.group(1))
+            count += 1
+    return total_kb / 1024, count
+
+
+class Stack:
+    """A launcher subprocess running some services of the seat, logging to a file."""
+
+    def __init__(self, name: str, svcs: list[Service], env: dict[str, str], rasa_port: int, log: Path) -> None:
+        self.name, self.svcs, self.env, self.log = name, svcs, env, log
+        self.url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
+        self.proc: subprocess.Popen | None = None
+        self.rss: dict[str, float] = {}
+
+    def start(self, timeout: float = 420) -> None:
+        """Start the launcher and wait for 'all services are up' in its log."""
+        for svc in self.svcs:
+            svc.env.update(self.env)
+            svc.ready_timeout = timeout
+        spec = json.dumps([s.__dict__ for s in self.svcs], default=list)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", LAUNCH_SNIPPET], cwd=REPO_ROOT, stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT, env={**os.environ, **self.env, "STACK_SPEC": spec}, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if "all services are up" in self.log.read_text(errors="replace"):
+                return
+            time.sleep(1)
+        self.stop()
+        raise RuntimeError(f"{self.name} stack did not start:\n" + self.log.read_text(errors="replace")[-4000:])
+
+    def service_pids(self) -> dict[str, int]:
+        """Service name → pid (= its process group), from the launcher's log."""
+        return {m[0]: int(m[1]) for m in re.findall(r"started (\S+) \(pid (\d+)\)", self.log.read_text(errors="replace"))}
+
+    def memory(self) -> dict[str, tuple[float, int]]:
+        """RSS in MB and process count of each service's process group."""
+        return {name: rss_mb(pid) for name, pid in self.service_pids().items()}
+
+    def stop(self) -> None:
+        """SIGINT the launcher's process group; the launcher stops its services."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            for pgid in [self.proc.pid, *self.service_pids().values()]:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.proc.wait()
+
+
+async def converse(http: aiohttp.ClientSession, url: str, latencies: list[float]) -> int:
+    """One citizen's conversation; appends per-message latencies, returns the number of failed messages."""
+    sender, errors = f"bench-{uuid.uuid4().hex}", 0
+    for text in CONVERSATION:
+        t0 = time.perf_counter()
+        try:
+            async with http.post(url, json={"sender": sender, "message": text}) as resp:
+                await resp.read()
+                ok = resp.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            ok = False
+        latencies.append((time.perf_counter() - t0) * 1000)
+        errors += not ok
+    return errors
+
+
+async def run_level(url: str, concurrency: int, conversations: int) -> tuple[float, list[float], int]:
+    """`conversations` conversations by `concurrency` workers: wall seconds, latencies (ms), errors."""
+    remaining, errors = conversations, 0
+    latencies: list[float] = []
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as http:
+
+        async def worker() -> None:
+            nonlocal errors, remaining
+            while remaining > 0:
+                remaining -= 1
+                errors += await converse(http, url, latencies)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - t0, latencies, errors
+
+
+def bench_stack(stack: Stack, levels: list[tuple[int, int]], warmup: int) -> tuple[list[LevelResult], int]:
+    """Start the stack, run warm-up + measured conversations per level, stop it; results and conversations run."""
+    print(f"== {stack.name}: starting (log {stack.log})", flush=True)
+    stack.start()
+    results: list[LevelResult] = []
+    total = 0
+    try:
+        for conc, n in levels:
+            if warmup:
+                asyncio.run(run_level(stack.url, min(conc, warmup), warmup))
+            secs, lat, errs = asyncio.run(run_level(stack.url, conc, n))
+            total += warmup + n
+            res = LevelResult(stack.name, conc, n, len(lat), secs, errs, lat)
+            results.append(res)
+            print(f"   c={conc:<3} {n} conversations in {secs:.1f}s  p50 {res.p50:.0f} ms  p99 {res.p99:.0f} ms"
+                  f"  errors {errs}", flush=True)
+        mem = stack.memory()
+        stack.rss = {k: round(mb, 1) for k, (mb, _) in mem.items()}
+        print("   rss after run: " + ", ".join(f"{k} {mb:.0f} MB ({n} proc)" for k, (mb, n) in mem.items()), flush=True)
+    finally:
+        stack.stop()
+    return results, total
+
+
+def count_tickets(url: str) -> int:
+    """Rows in the tickets table."""
+    from sqlalchemy import func, select
+
+    from seat.db import create_engine
+    from seat.store.models import tickets
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(tickets)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def make_stack(name: str, model: Path, db_url: str, tmp: Path, with_actions: bool) -> Stack:
+    """The full seat (actions + rasa) or a bare rasa whose action endpoint is a closed port."""
+    settings = Settings(database_url=db_url, rasa_port=free_port(), action_port=free_port(),
+                        rasa_auth_token=uuid.uuid4().hex)
+    settings = Settings(**{**settings.__dict__, "action_endpoint": f"http://127.0.0.1:{settings.action_port}/webhook"})
+    endpoints = services.write_endpoints(settings, tmp / f"endpoints-{name}.yml")
+    svcs = [services.rasa_server(settings, model, endpoints)]
+    if with_actions:
+        svcs.insert(0, services.action_server(settings))
+    env = {"DATABASE_URL": db_url, "SEAT_LOG_PII": "0", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+           "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    return Stack(name, svcs, env, settings.rasa_port, tmp / f"{name}.log")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="database of the full stack (default: fresh SQLite file in a temp dir)")
+    parser.add_argument("--concurrency", default="1,20", help="comma-separated levels (default 1,20)")
+    parser.add_argument("--conversations", type=int, help="measured conversations per level (default 20 at c=1, 60 else)")
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured conversations before each level")
+    parser.add_argument("--json", type=Path, help="write the results to this file")
+    args = parser.parse_args(argv)
+    from seat.store import migrate
+    from seat.training import ensure_model
+
+    os.chdir(REPO_ROOT)
+    model = ensure_model()
+    concs = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    levels = [(c, args.conversations or (20 if c == 1 else 60)) for c in concs]
+    out: dict = {"model": model.name, "cpus": os.cpu_count(), "warmup": args.warmup, "stacks": {}}
+    results: list[LevelResult] = []
+    with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmpdir:
+        tmp = Path(tmpdir)
+        full_db, base_db = args.db or f"sqlite:///{tmp / 'full.db'}", f"sqlite:///{tmp / 'baseline.db'}"
+        migrate(full_db)
+        migrate(base_db)
+        before = count_tickets(full_db)
+        for name, db, actions in (("full", full_db, True), ("baseline", base_db, False)):
+            stack = make_stack(name, model, db, tmp, actions)
+            res, total = bench_stack(stack, levels, args.warmup)
+            results += res
+            out["stacks"][name] = {"rss_mb": stack.rss, "conversations_run": total}
+            if name == "full":
+                written = count_tickets(full_db) - before
+                print(f"   tickets written: {written}/{total}", flush=True)
+                out["stacks"][name]["tickets_written"] = written
+    print_table(results)
+    out["results"] = [r.summary() for r in results]
+    out["ratio_full_over_baseline"] = ratios(results)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        print(f"results written to {args.json}")
+    tickets_ok = out["stacks"]["full"]["tickets_written"] == out["stacks"]["full"]["conversations_run"]
+    return 0 if tickets_ok and not any(r.errors for r in results if r.stack == "full") else 1
+
+
+def ratios(results: list[LevelResult]) -> dict[str, dict[str, float]]:
+    """full/baseline per concurrency for each metric."""
+    by = {(r.stack, r.concurrency): r for r in results}
+    out = {}
+    for (stack, conc), full in by.items():
+        base = by.get(("baseline", conc))
+        if stack == "full" and base:
+            out[f"c={conc}"] = {m: getattr(full, m) / getattr(base, m) for m in ("conv_per_s", "msg_per_s", "p50", "p99")}
+    return out
+
+
+def print_table(results: list[LevelResult]) -> None:
+    """The results table and the full/baseline ratios."""
+    print(f"\n{'stack':<9} {'conc':>4} {'convs':>5} {'msgs':>5} {'conv/s':>7} {'msg/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    for r in sorted(results, key=lambda r: (r.concurrency, r.stack != "full")):
+        print(f"{r.stack:<9} {r.concurrency:>4} {r.conversations:>5} {r.messages:>5} {r.conv_per_s:>7.2f} "
+              f"{r.msg_per_s:>7.2f} {r.p50:>8.0f} {r.p99:>8.0f} {r.errors:>6}")
+    print("\nratio full/baseline")
+    print(f"{'conc':>4} {'conv/s':>7} {'msg/s':>7} {'p50':>7} {'p99':>7}")
+    for key, m in ratios(results).items():
+        print(f"{key[2:]:>4} {m['conv_per_s']:>7.2f} {m['msg_per_s']:>7.2f} {m['p50']:>7.2f} {m['p99']:>7.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
