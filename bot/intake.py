@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from nlu import answers, categories
 from nlu.facts import extract_facts
+from nlu.when import parse_occurred_at
 
 REQUEST_TYPE_WORDS = {
     "consultation": "咨询", "help": "求助", "complaint": "投诉", "suggestion": "建议", "praise": "表扬",
@@ -132,6 +133,8 @@ def needed_slots(slots: Mapping[str, Any]) -> list[str]:
     order.append("district")
     if rtype in ("complaint", "help"):
         order.append("address")
+        if slots.get("category") and categories.asks_when(slots["category"]):
+            order.append("occurred_at")
     order += ["phone", "contact_name"]
     if rtype == "complaint":
         order.append("confidential")
@@ -146,7 +149,8 @@ def next_slot(slots: Mapping[str, Any]) -> str | None:
 
 def _categorise(description: str) -> dict[str, Any]:
     """Category, or up to three choices when the classifier is unsure."""
-    ranked = categories.classify(description)
+    said = re.sub(r"（[^）]*）", "", description)  # not the notes we add: answer given, time, other questions
+    ranked = categories.classify(said or description)
     if not ranked:
         return {"category": "其他", "category_choices": None}
     top_name, top_score = ranked[0]
@@ -184,6 +188,8 @@ def _apply_facts(slots: Mapping[str, Any], turn: Turn, out: Outcome, override: b
             out.changes["street"] = None  # the old street belongs to the old district
     if facts.street:
         put("street", facts.street)
+    if facts.address and (facts.district or facts.street) and current.get("address") is None:
+        out.changes["address"] = facts.address  # a place given while answering something else
     if facts.phone:
         put("phone", facts.phone)
     elif facts.phone_error and turn.requested_slot in ("phone", "confirmed"):
@@ -218,6 +224,12 @@ def _answer_requested(slots: Mapping[str, Any], turn: Turn, out: Outcome) -> Non
             address = text.strip(" ，,。")
         if address and {**slots, **out.changes}.get("district"):
             out.changes["address"] = address
+    elif slot == "occurred_at":
+        when = parse_occurred_at(text, turn.now or datetime.now()) if text else None
+        out.changes["occurred_at"] = when.isoformat() if when else ""  # "" = said, but no exact time
+        said = _FILLERS.sub("", text)
+        if said and slots.get("description"):
+            out.changes["description"] = f"{slots['description']}（时间：{text.strip(' ，,。')}）"
     elif slot == "contact_name":
         name = answers.parse_name(text)
         if name is None:
@@ -299,8 +311,11 @@ def step(slots: Mapping[str, Any], turn: Turn) -> Outcome:
         if out.end is None:
             _answer_requested(slots, turn, out)
     merged = {**slots, **out.changes}
-    if "description" in out.changes and merged.get("category") is None and out.changes.get("description"):
-        out.changes.update(_categorise(out.changes["description"]))
+    if (turn.intent == "consult" and not first and not out.understood
+            and turn.requested_slot not in ("description", "request_type", "confirmed")):
+        return Outcome(reject=True)  # a question in the middle: answered by the rules, then the form resumes
+    if merged.get("description") and merged.get("category") is None and not merged.get("category_choices"):
+        out.changes.update(_categorise(merged["description"]))
     if not first and not out.understood and not out.changes.get("correction_pending"):
         count = int(slots.get("reprompts") or 0) + 1
         out.changes["reprompts"] = float(count)

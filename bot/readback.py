@@ -1,6 +1,7 @@
 """What the bot says back: the readback before confirmation and the filed-ticket message."""
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from bot.intake import DECLINED, REQUEST_TYPE_WORDS
@@ -11,7 +12,7 @@ MAX_DESCRIPTION_CHARS = 40
 
 def short_description(text: str, limit: int = MAX_DESCRIPTION_CHARS) -> str:
     """The description cut to a speakable length."""
-    text = (text or "").strip()
+    text = re.sub(r"（已答复：[^）]*）", "", text or "").strip()  # the answer given is in the ticket, not read back
     return text if len(text) <= limit else text[:limit].rstrip("，,。") + "等"
 
 

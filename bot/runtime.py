@@ -11,25 +11,47 @@ from seat.settings import Settings
 T = TypeVar("T")
 _lock = threading.Lock()
 _store = None
+_kb = None
+
+
+def _store_unlocked():
+    global _store
+    if _store is None:
+        from seat.db import create_engine
+        from seat.store.tickets import TicketStore
+
+        _store = TicketStore(create_engine(Settings.from_env().database_url))
+    return _store
 
 
 def ticket_store():
     """The TicketStore on DATABASE_URL (or the SQLite default), created once per process."""
-    global _store
     with _lock:
-        if _store is None:
-            from seat.db import create_engine
-            from seat.store.tickets import TicketStore
+        return _store_unlocked()
 
-            _store = TicketStore(create_engine(Settings.from_env().database_url))
-        return _store
+
+def ticket_store_engine():
+    """The engine of the seat's database (tickets and knowledge base share it)."""
+    return ticket_store().engine
+
+
+def knowledge_base():
+    """The KnowledgeBase on the seat's database, created once per process; it reloads edited entries."""
+    global _kb
+    with _lock:
+        if _kb is None:
+            from seat.kb.service import KnowledgeBase
+
+            _kb = KnowledgeBase(_store_unlocked().engine)
+        return _kb
 
 
 def reset_ticket_store(store: Any = None) -> None:
-    """Replace (tests) or forget the process-wide store."""
-    global _store
+    """Replace (tests) or forget the process-wide store and knowledge base."""
+    global _store, _kb
     with _lock:
         _store = store
+        _kb = None
 
 
 async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -229,3 +229,17 @@ def parse_request_type(text: str) -> str | None:
     if best is None and _CONSULT_WEAK.search(t):
         return "consultation"
     return best[1] if best else None
+
+
+_NOT_RESOLVED = re.compile(r"没(有)?解决|没(有)?用|不行|不清楚|没听懂|不明白|还是不知道|不是我要问的|没(有)?帮|还有问题|想登记|要登记|帮我登记")
+_RESOLVED = re.compile(r"解决了|解决啦|清楚了|明白了|知道了|懂了|可以了|有帮助|帮到了|没问题了|就这样吧|好的谢谢|行了")
+
+
+def parse_resolved(text: str) -> bool | None:
+    """Did the answer solve it? "解决了/明白了" → True, "没解决/还是不清楚/想登记" → False, else yes/no."""
+    t = _norm(text)
+    if _NOT_RESOLVED.search(t):
+        return False
+    if _RESOLVED.search(t):
+        return True
+    return parse_yes_no(text)

@@ -30,6 +30,7 @@ class Category:
     local: bool
     keywords: dict[str, float] = field(default_factory=dict)
     fallback: bool = False
+    ask_when: bool = False  # the time of occurrence matters (asked when the citizen did not say it)
 
 
 def categories_file() -> Path:
@@ -69,6 +70,7 @@ def _load(path: str, mtime: float) -> tuple[Category, ...]:
             local=bool(entry.get("local", False)),
             keywords=_keywords(entry.get("keywords")),
             fallback=bool(entry.get("fallback", False)),
+            ask_when=bool(entry.get("ask_when", False)),
         ))
     if not cats:
         raise ValueError(f"{path}: no categories")
@@ -100,6 +102,12 @@ def department_for(category: str) -> str | None:
     """The responsible department's unit code for a category label, else None."""
     cat = _by_name(category)
     return cat.department if cat else None
+
+
+def asks_when(category: str) -> bool:
+    """Whether tickets of this category need the time of occurrence."""
+    cat = _by_name(category)
+    return bool(cat and cat.ask_when)
 
 
 def is_local(category: str) -> bool:

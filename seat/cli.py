@@ -28,9 +28,45 @@ def cmd_prepare(settings: Settings, _: argparse.Namespace) -> int:
     engine = create_engine(settings.database_url)
     try:
         count = load_units(engine)
+        from seat.kb.repository import load_kb
+
+        added, updated = load_kb(engine)
     finally:
         engine.dispose()
     print(f"seat | units loaded: {count}", flush=True)
+    print(f"seat | knowledge base: {added} new entries from seat/data/kb (existing entries are kept; "
+          "`seat kb load --update` overwrites them from the files)", flush=True)
+    return 0
+
+
+def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
+    """Knowledge base: load the repo's entries, ask a question, or print the one-time resolution rate."""
+    from seat.db import create_engine
+    from seat.kb import repository
+
+    engine = create_engine(settings.database_url)
+    try:
+        if args.kb_command == "load":
+            added, updated = repository.load_kb(engine, update_existing=args.update)
+            print(f"knowledge base: {added} added, {updated} updated")
+        elif args.kb_command == "ask":
+            from seat.kb.index import KbIndex
+
+            index = KbIndex(repository.fetch_entries(engine))
+            decision = index.decide(" ".join(args.question))
+            for hit in index.search(" ".join(args.question)):
+                print(f"{hit.score:.3f}  {hit.entry.key}  {hit.entry.question}")
+            print(f"decision: {decision.action}")
+            if decision.action == "answer":
+                print(decision.hit.entry.answer)
+        else:
+            from seat.kb.rates import one_time_resolution
+
+            print(f"{'period':<12}{'solved by KB':>14}{'consultations':>15}{'rate':>8}")
+            for r in one_time_resolution(engine, by=args.by):
+                print(f"{r.period:<12}{r.resolved_by_kb:>14}{r.consultations:>15}{r.rate:>8.1%}")
+    finally:
+        engine.dispose()
     return 0
 
 
@@ -80,6 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--force", action="store_true", help="train even if nothing changed")
     train.set_defaults(func=cmd_train)
     sub.add_parser("run", help=cmd_run.__doc__).set_defaults(func=cmd_run)
+    kb = sub.add_parser("kb", help=cmd_kb.__doc__)
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+    load = kb_sub.add_parser("load", help="load seat/data/kb/*.yml into the database (idempotent)")
+    load.add_argument("--update", action="store_true", help="also overwrite existing entries from the files")
+    ask = kb_sub.add_parser("ask", help="show what the knowledge base would answer")
+    ask.add_argument("question", nargs="+")
+    rates = kb_sub.add_parser("rates", help="one-time resolution rate per day or month")
+    rates.add_argument("--by", choices=["day", "month"], default="day")
+    kb.set_defaults(func=cmd_kb)
     serve = sub.add_parser("serve", help=cmd_serve.__doc__)
     serve.add_argument("service", choices=["rasa", "actions"])
     serve.set_defaults(func=cmd_serve)

@@ -111,3 +111,26 @@ def test_praise_and_suggestion_skip_address_and_confidentiality():
     slots, _ = say(slots, "13700001111", requested="phone")
     slots, _ = say(slots, "刘阿姨", requested="contact_name")
     assert slots["request_type"] == "praise" and next_slot(slots) == "confirmed"
+
+
+def test_time_is_asked_only_where_it_matters_and_any_answer_is_kept():
+    slots, _ = say({}, "我要投诉，超市卖过期的酸奶，还不给退", "complain")
+    slots, _ = say(slots, "东城区东华门街道王府井大街", requested="district")
+    assert next_slot(slots) == "occurred_at"
+    slots, _ = say(slots, "上周六下午买的", requested="occurred_at")
+    assert slots["occurred_at"] and next_slot(slots) == "phone"
+    vague, _ = say({**slots, "occurred_at": None}, "最近一直这样", requested="occurred_at")
+    assert vague["occurred_at"] == "" and "最近一直这样" in vague["description"]
+    # a noise complaint does not ask: the time is usually in the description already
+    noise, _ = say({}, "我要投诉，楼下工地天天半夜施工", "complain")
+    noise, _ = say(noise, "朝阳区望京街道望京西园三区", requested="district")
+    assert next_slot(noise) == "phone"
+
+
+def test_a_place_given_while_choosing_the_category_is_kept_whole():
+    slots, _ = say({}, "我要投诉，小区物业私自涨停车费", "complain")
+    assert next_slot(slots) == "category"
+    slots, _ = say(slots, "丰台区方庄地区芳古园一区", requested="category")
+    assert slots["category"] in slots["category_choices"]
+    assert (slots["district"], slots["street"], slots["address"]) == ("丰台区", "方庄地区", "芳古园一区")
+    assert next_slot(slots) == "phone"

@@ -16,9 +16,17 @@ def current_slots(tracker: Tracker) -> dict[str, Any]:
     return {name: tracker.get_slot(name) for name in (*FORM_SLOTS, *BOOKKEEPING_SLOTS)}
 
 
+KB_SLOTS = ("kb_state", "kb_entry", "kb_query", "kb_answer_id", "kb_more", "kb_resolved")
+
+
 def reset_intake() -> list[EventType]:
     """Forget the request in progress (after filing, cancelling or handing over)."""
     return [SlotSet(name, None) for name in (*FORM_SLOTS, *BOOKKEEPING_SLOTS)]
+
+
+def reset_everything() -> list[EventType]:
+    """Forget the request, a knowledge-base answer in progress and a status query."""
+    return reset_intake() + [SlotSet(name, None) for name in (*KB_SLOTS, "status_ticket_no", "status_phone")]
 
 
 def channel_of(tracker: Tracker) -> str:

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import runtime
-from bot.actions.common import channel_of, current_slots, reset_intake
+from bot.actions.common import channel_of, current_slots, reset_everything
 from bot.intake import collected
 from nlu.safety import advice_for
 
@@ -35,7 +35,7 @@ async def hand_over(
 
 
 def _end_loop() -> List[EventType]:
-    return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake()
+    return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_everything()
 
 
 class ActionHandoff(Action):

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import runtime
-from bot.actions.common import channel_of, current_slots, reset_intake
+from bot.actions.common import channel_of, current_slots, reset_everything, reset_intake
 from bot.dispatch import suggest_unit
 from bot.intake import DECLINED
 from bot.readback import ticket_filed
@@ -66,7 +66,7 @@ class ActionSubmitTicket(Action):
             return reset_intake()
         logger.info("ticket %s filed for conversation %s (%s)", ticket.ticket_no, tracker.sender_id, draft.channel)
         dispatcher.utter_message(text=ticket_filed(ticket.ticket_no, draft.request_type, draft.confidential))
-        return reset_intake() + [SlotSet("ticket_no", ticket.ticket_no)]
+        return reset_everything() + [SlotSet("ticket_no", ticket.ticket_no)]
 
 
 class ActionCancelRequest(Action):
@@ -81,5 +81,4 @@ class ActionCancelRequest(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent == "cancel":
             dispatcher.utter_message(response="utter_cancelled")
-        status = [SlotSet("status_ticket_no", None), SlotSet("status_phone", None)]
-        return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake() + status
+        return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_everything()

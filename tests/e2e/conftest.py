@@ -56,12 +56,27 @@ class Stack:
         return sender, replies
 
 
+def _prepare(database_url: str) -> None:
+    """What `seat prepare` does before `make run`: units and the knowledge base."""
+    from seat.db import create_engine
+    from seat.kb.repository import load_kb
+    from seat.store.units import load_units
+
+    engine = create_engine(database_url)
+    try:
+        load_units(engine)
+        load_kb(engine)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def stack(scratch_databases, model_path: Path, tmp_path_factory) -> Iterator[Stack]:
     """The seat's services running against a fresh, migrated database of their own."""
     from seat import services
 
     database_url = scratch_databases.create(migrated=True)
+    _prepare(database_url)
     settings = Settings(
         database_url=database_url,
         rasa_port=free_port(),

@@ -83,3 +83,25 @@ def test_simulated_citizen_noise_scenario(stack):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed, 0 failed" in result.stdout
+
+
+def test_status_query_tells_only_the_citizens_own_ticket(stack):
+    sender, replies = stack.chat([
+        "我要投诉，小区物业私自涨停车费", "丰台区方庄地区芳古园一区", "13700001111", "李女士", "需要保密", "对",
+    ])
+    rows = ticket_rows(stack, sender)
+    assert rows, replies
+    ticket_no = rows[0]["ticket_no"]
+    spoken = " ".join(ticket_no.replace("-", ""))
+    _, wrong = stack.chat(["我的工单办得怎么样了", spoken, "13900000000"])
+    assert "没有查到" in wrong[-1] and "停车费" not in wrong[-1]
+    _, right = stack.chat(["查一下我上次反映的问题", ticket_no, "幺三七 零零零零 幺幺幺幺"])
+    assert ticket_no in right[-1] and "等待派单" in right[-1]
+
+
+def test_cancel_and_emergency_leave_no_ticket(stack):
+    sender, replies = stack.chat(["我要投诉，楼下饭馆占道经营", "算了，不投诉了"])
+    assert "取消" in replies[-1]
+    sender2, replies2 = stack.chat(["我家厨房着火了"])
+    assert "119" in replies2[-1]
+    assert ticket_rows(stack, sender) == [] and ticket_rows(stack, sender2) == []

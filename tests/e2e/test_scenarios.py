@@ -14,9 +14,11 @@ from seat.settings import REPO_ROOT
 EVAL_DIR = REPO_ROOT.parent / "shared" / "eval"
 SIMULATOR = EVAL_DIR / "simulate_citizen.py"
 OWN_SCENARIOS = REPO_ROOT / "tests" / "scenarios" / "citizen_scenarios.yml"
+RESULTS = REPO_ROOT / "results"  # transcripts of every simulated conversation, for reading failures
 
 
 def simulate(stack, scenarios: Path, report: Path) -> list[dict]:
+    report.parent.mkdir(exist_ok=True)
     if not SIMULATOR.exists():
         pytest.skip(f"the shared evaluation kit is not beside the repo ({EVAL_DIR})")
     subprocess.run(
@@ -31,13 +33,13 @@ def failures(results: list[dict]) -> list[str]:
     return [f"{r['id']}: {'; '.join(r['problems'])}" for r in results if not r["passed"]]
 
 
-def test_every_public_scenario_passes(stack, tmp_path):
-    results = simulate(stack, EVAL_DIR / "scenarios_public.yml", tmp_path / "public.json")
+def test_every_public_scenario_passes(stack):
+    results = simulate(stack, EVAL_DIR / "scenarios_public.yml", RESULTS / "scenarios_public.json")
     assert results and not failures(results), failures(results)
 
 
-def test_own_scenarios_pass_and_tickets_take_few_turns(stack, tmp_path):
-    results = simulate(stack, OWN_SCENARIOS, tmp_path / "own.json")
+def test_own_scenarios_pass_and_tickets_take_few_turns(stack):
+    results = simulate(stack, OWN_SCENARIOS, RESULTS / "scenarios_own.json")
     assert len(results) >= 30
     passed = [r for r in results if r["passed"]]
     rate = len(passed) / len(results)

@@ -1,0 +1,1 @@
+"""Knowledge base that answers consultations: entries in the database, retrieval, one-time resolution."""

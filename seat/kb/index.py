@@ -1,0 +1,151 @@
+"""Retrieval for Mandarin questions: BM25 over jieba words and character bigrams (scipy sparse matrices).
+
+Each entry is scored on its question and paraphrases, and a little on its answer. `decide()` turns
+scores into answer / clarify / no answer using how much of the question's information the best entry
+covers and how far it leads the next one, so that a question outside the knowledge base is never
+answered confidently with a wrong entry.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Sequence
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer
+
+from seat.kb.repository import Entry
+
+_FILLER = re.compile(
+    r"(你好|您好|请问|麻烦问一下|我想问一下|想问一下|我想咨询一下|咨询一下|我想了解一下|了解一下|问一下|"
+    r"我想问|想问|我问一下|那个|就是|一下|的话|怎么回事|听说)"
+)
+_PUNCT = re.compile(r"[\s，,。.！!？?、；;：:“”\"'（）()【】\[\]…·\-~～]+")
+STOPWORDS = frozenset(
+    "我 我们 你 你们 您 他 她 它 他们 的 了 吗 呢 吧 啊 呀 嘛 哈 呗 是 在 有 和 跟 与 就 都 也 还 又 要 想 能 会 可以 "
+    "怎么 怎么样 怎样 如何 什么 啥 哪 哪里 哪儿 哪些 为什么 为啥 多少 几 吗 不 没 没有 这 那 这个 那个 这样 那样 一个 "
+    "个 些 给 让 被 把 对 从 到 去 来 说 问 请 下 上 里 中 家 现在 已经 然后 因为 所以 但是 如果 得 地 着 过".split()
+)
+K1, B = 1.2, 0.75
+ANSWER_WEIGHT = 0.3  # words of the answer help ranking a little, but do not count as covering the question
+
+ANSWER_COVERAGE = 0.30   # share of the question's information the best entry must cover to answer ...
+MARGIN_RATIO = 0.60      # ... while the runner-up scores at most this share of the best
+SURE_COVERAGE = 0.65     # covering this much answers whatever the runner-up
+# Chosen with bench/kb_tune.py on a development set (wrong answers ≤ 5 %), never on bench/kb_eval.
+CLARIFY_COVERAGE = 0.20  # below an answer but above this: ask "您是想问…吗"
+
+
+def normalise(text: str) -> str:
+    """The content of a question: no punctuation, greetings or 'I want to ask'."""
+    return _FILLER.sub("", _PUNCT.sub("", text or ""))
+
+
+def terms(text: str) -> list[str]:
+    """jieba words (search mode) without stop words, plus character bigrams."""
+    import jieba
+
+    text = normalise(text)
+    words = [w for w in jieba.lcut_for_search(text) if w.strip() and w not in STOPWORDS]
+    bigrams = ["#" + text[i : i + 2] for i in range(len(text) - 1)]
+    return words + bigrams
+
+
+@dataclass(frozen=True)
+class Hit:
+    """An entry, its BM25 score, and the share of the query's information it covers (0..1)."""
+
+    entry: Entry
+    score: float
+    coverage: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a question: `answer`, `clarify` (ask if it is this entry) or `none`."""
+
+    action: str
+    hit: Hit | None
+    runner_up: Hit | None = None
+
+
+class KbIndex:
+    """An immutable index over the entries valid on a day."""
+
+    def __init__(self, entries: Sequence[Entry], day: date | None = None) -> None:
+        day = day or date.today()
+        self.entries = [e for e in entries if e.valid_on(day)]
+        self._vec = CountVectorizer(analyzer=terms)
+        if not self.entries:
+            return
+        self._fit()
+
+    def _fit(self) -> None:
+        """BM25 weights of the entries' phrasings (questions, paraphrases) and, apart, of their answers."""
+        phrasings = [[e.question, *e.paraphrases] for e in self.entries]
+        self._vec.fit([p for ps in phrasings for p in ps] + [e.answer for e in self.entries])
+        n_terms = len(self._vec.vocabulary_)
+        # phrasings counted separately so bigrams never join two of them
+        asked = sparse.vstack([sum_counts(self._vec, ps) for ps in phrasings]).tocsr().astype(np.float64)
+        told = self._vec.transform([e.answer for e in self.entries]).astype(np.float64)
+        df = np.bincount((asked + told).indices, minlength=n_terms)
+        self._idf = np.log(1 + (len(self.entries) - df + 0.5) / (df + 0.5))
+        self._asked, self._told = _bm25(asked, self._idf), _bm25(told, self._idf)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _query(self, query: str) -> tuple[np.ndarray, float]:
+        vocab = self._vec.vocabulary_
+        cols = sorted({vocab[t] for t in terms(query) if t in vocab})
+        return np.asarray(cols, dtype=np.int64), float(self._idf[cols].sum()) if cols else 0.0
+
+    def search(self, query: str, k: int = 3) -> list[Hit]:
+        """The k best entries for `query`, best first."""
+        if not self.entries:
+            return []
+        cols, total = self._query(query)
+        unknown = sum(1 for t in terms(query) if t not in self._vec.vocabulary_)
+        if not len(cols):
+            return []
+        asked = self._asked[:, cols]
+        scores = np.asarray(asked.sum(axis=1)).ravel() + ANSWER_WEIGHT * np.asarray(self._told[:, cols].sum(axis=1)).ravel()
+        top = np.argsort(-scores)[:k]
+        # coverage: idf mass of the query terms found in the entry's questions; unknown terms count as missed
+        denom = total + unknown * float(self._idf.max())
+        hits = []
+        for i in top:
+            if scores[i] <= 0:
+                continue
+            present = asked[i].indices
+            hits.append(Hit(self.entries[int(i)], float(scores[i]), float(self._idf[cols[present]].sum() / denom)))
+        return hits
+
+    def decide(self, query: str) -> Decision:
+        """Answer only when the best entry is clearly the one; else clarify or say there is none."""
+        hits = self.search(query, k=2)
+        if not hits:
+            return Decision("none", None)
+        best, second = hits[0], hits[1] if len(hits) > 1 else None
+        ratio = second.score / best.score if second else 0.0
+        if best.coverage >= SURE_COVERAGE or (best.coverage >= ANSWER_COVERAGE and ratio <= MARGIN_RATIO):
+            return Decision("answer", best, second)
+        if best.coverage >= CLARIFY_COVERAGE:
+            return Decision("clarify", best, second)
+        return Decision("none", best, second)
+
+
+def _bm25(tf: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
+    """BM25 term weights of a document-term count matrix."""
+    lengths = np.asarray(tf.sum(axis=1)).ravel()
+    norm = K1 * (1 - B + B * lengths / max(lengths.mean(), 1e-9))
+    coo = tf.tocoo()
+    weights = coo.data * (K1 + 1) / (coo.data + norm[coo.row]) * idf[coo.col]
+    return sparse.csr_matrix((weights, (coo.row, coo.col)), shape=tf.shape)
+
+
+def sum_counts(vec: CountVectorizer, phrasings: list[str]) -> sparse.csr_matrix:
+    """Term counts of several phrasings added up (bigrams never cross two phrasings)."""
+    return sparse.csr_matrix(vec.transform(phrasings).sum(axis=0))

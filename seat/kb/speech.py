@@ -1,0 +1,18 @@
+"""Answers short enough to speak: split at sentence ends."""
+from __future__ import annotations
+
+import re
+
+MAX_CHUNK = 40  # about ten seconds of speech
+_SENTENCE = re.compile(r"(?<=[。！？；])")
+
+
+def split_answer(answer: str, limit: int = MAX_CHUNK) -> list[str]:
+    """Chunks of at most `limit` characters where possible, cut only after a sentence."""
+    chunks: list[str] = []
+    for sentence in (s for s in _SENTENCE.split(answer.strip()) if s):
+        if chunks and len(chunks[-1]) + len(sentence) <= limit:
+            chunks[-1] += sentence
+        else:
+            chunks.append(sentence)
+    return chunks or [answer]
