@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from nlu import answers, categories
 from nlu.facts import extract_facts
+from nlu.phone import extract_phone
 from nlu.when import parse_occurred_at
 
 REQUEST_TYPE_WORDS = {
@@ -37,10 +38,7 @@ _FILLERS = re.compile(
     r"(你好|您好|喂|麻烦|请问|那个|就是|我想|我要|我来|想要|要|给你们|跟你们|向你们|一下|一个事|个事|件事|"
     r"问题|情况|事情|投诉|举报|反映|求助|咨询|建议|表扬|感谢|帮忙|帮我|我|的|了|呢|啊|吧|嗯|哦|呃|，|。|,|\.|！|!|？|\?|、|\s)"
 )
-_PHONE_MENTION = re.compile(
-    r"(我的)?(联系)?(电话|手机|联系方式|号码)(号码|号)?(是|为|：|:)?\s*[\d\s\-－+幺一二两三四五六七八九零〇洞]{7,}[，,。]?"
-)
-_DIGIT_RUN = re.compile(r"\+?\d[\d\s\-－]{5,}\d[，,。]?")
+_PHONE_CUE = re.compile(r"(我的)?(联系)?(电话|手机|联系方式|号码)(号码|号)?(是|为|：|:)?\s*$")
 _ORDINALS = {"第一": 0, "第1": 0, "1": 0, "一": 0, "第二": 1, "第2": 1, "2": 1, "二": 1, "第三": 2, "第3": 2, "3": 2, "三": 2}
 _CORRECTION_HINTS = {
     "address": ("地址", "位置", "地点", "小区", "门牌", "在"),
@@ -78,8 +76,10 @@ class Outcome:
 
 def clean_description(text: str) -> str:
     """The citizen's words without the phone number they dictated along with them."""
-    text = _PHONE_MENTION.sub("", text)
-    text = _DIGIT_RUN.sub("", text)
+    found = extract_phone(text)
+    if found.start is not None and found.end is not None:
+        before = _PHONE_CUE.sub("", text[: found.start])
+        text = before + text[found.end :].lstrip(" ，,。")
     return text.strip(" ，,。.；;")
 
 

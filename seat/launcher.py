@@ -4,10 +4,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
+from urllib.parse import urlparse
 
 import aiohttp
 
@@ -88,6 +90,19 @@ class Launcher:
                 await asyncio.sleep(1.0)
         return False
 
+    def busy_ports(self) -> list[str]:
+        """Services whose port already answers (another seat running?): they could not start."""
+        busy = []
+        for svc in self.services:
+            if not svc.ready_url:
+                continue
+            url = urlparse(svc.ready_url)
+            with socket.socket() as sock:
+                sock.settimeout(0.5)
+                if sock.connect_ex((url.hostname or "127.0.0.1", url.port or 80)) == 0:
+                    busy.append(f"{svc.name} (port {url.port})")
+        return busy
+
     def _signal_all(self, sig: int) -> None:
         for proc in self.procs.values():
             if proc.returncode is None:
@@ -110,6 +125,11 @@ class Launcher:
 
     async def run(self) -> int:
         """Start all services in order, print where they listen, and wait until one exits or a signal."""
+        busy = self.busy_ports()
+        if busy:
+            self.say(f"cannot start: already in use: {', '.join(busy)}. Is another seat running? "
+                     "Stop it, or set RASA_PORT / ACTION_PORT.")
+            return 2
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stopping.set)

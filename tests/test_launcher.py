@@ -79,3 +79,15 @@ def test_a_dying_service_stops_the_others_with_an_error():
     assert proc.returncode == 1
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", p1)) != 0
+
+
+def test_a_port_in_use_is_reported_before_starting_anything():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        py = sys.executable
+        proc = _launch(f"[Service('web', [{py!r}, '-m', 'http.server', '{port}'], ready_url='http://127.0.0.1:{port}/')]")
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert f"already in use: web (port {port})" in out and "started web" not in out
