@@ -109,7 +109,9 @@ def main() -> int:
     queries = load_queries()
     index = KbIndex(entries)
     result = evaluate(index, queries)
-    print(f"knowledge base: {len(entries)} entries over {len({e.topic for e in entries})} topics")
+    active = [e for e in entries if e.status == "active"]
+    print(f"knowledge base: {len(active)} active entries ({len(entries) - len(active)} retired) over "
+          f"{len({e.topic for e in active})} topics")
     print(f"held-out in scope: {result.in_scope}  top-1 accuracy {result.top1_accuracy:.1%}  "
           f"answered correctly {result.answered_correctly:.1%}  wrong answers {result.wrong_answer_in_scope:.1%}")
     print(f"out of scope: {result.out_of_scope}  wrong answers {result.wrong_answer_out_of_scope:.1%}")

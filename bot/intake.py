@@ -196,6 +196,8 @@ def _apply_facts(slots: Mapping[str, Any], turn: Turn, out: Outcome, override: b
         out.say.append(facts.phone_error)
     if facts.contact_name and (override or turn.requested_slot == "contact_name" or current.get("contact_name") is None):
         put("contact_name", facts.contact_name)
+    if facts.confidential is not None and current.get("confidential") is None:
+        out.changes["confidential"] = facts.confidential  # "我不想让单位知道是我反映的"
     if facts.occurred_at and current.get("occurred_at") is None:
         out.changes["occurred_at"] = facts.occurred_at.isoformat()
     if facts.outside_beijing and not facts.district and not current.get("district") and turn.requested_slot in (None, "district", "address"):

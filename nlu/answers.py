@@ -69,6 +69,7 @@ _CONF_NEGATED = re.compile(r"(不|不用|不需要|没必要|无需|不必|没�
 _CONF_KEEP_SECRET = re.compile(
     r"(不要|不能|别|不想|不希望|不愿意|不愿|不许|千万别|不可以)(让人|让他们|让对方|被人|被)?(公开|透露|泄露|泄漏|告诉|暴露|知道|说出|曝光)"
 )
+_CONF_NOBODY_KNOWS = re.compile(r"(不想|不希望|不要|别|不愿意?|千万别)让.{0,8}(知道|发现)(是我)?")
 _CONF_PUBLIC_OK = re.compile(r"(可以|能|不怕|无所谓|没关系|随便)(公开|透露|告诉|知道)|公开(也|就)?(行|可以|没事|没关系)|不怕")
 _CONF_NEUTRAL = ("无所谓", "都行", "随便", "没关系", "都可以", "不在乎", "不介意")
 
@@ -84,7 +85,7 @@ def parse_confidential(text: str) -> bool | None:
         return None
     if _CONF_NEGATED.search(t):
         return False
-    if _CONF_KEEP_SECRET.search(t) or "保密" in t or "匿名" in t:
+    if _CONF_KEEP_SECRET.search(t) or _CONF_NOBODY_KNOWS.search(t) or "保密" in t or "匿名" in t:
         return True
     if _CONF_PUBLIC_OK.search(t) or any(w in t for w in _CONF_NEUTRAL):
         return False

@@ -137,7 +137,7 @@ def extract_facts(text: str, now: datetime | None = None) -> Facts:
 
     facts.contact_name = answers.parse_name(rest, explicit_only=True)
     facts.request_type = answers.parse_request_type(rest)
-    if re.search(r"保密|匿名|公开|透露", rest):
+    if re.search(r"保密|匿名|公开|透露|让.{0,8}(知道|发现)", rest):
         facts.confidential = answers.parse_confidential(rest)
     occurrence = parse_occurrence(rest, now)
     if occurrence:

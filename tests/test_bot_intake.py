@@ -134,3 +134,10 @@ def test_a_place_given_while_choosing_the_category_is_kept_whole():
     assert slots["category"] in slots["category_choices"]
     assert (slots["district"], slots["street"], slots["address"]) == ("丰台区", "方庄地区", "芳古园一区")
     assert next_slot(slots) == "phone"
+
+
+def test_confidentiality_said_up_front_is_not_asked_again():
+    slots, _ = say({}, "我要举报我们单位拖欠工资三个月了，我不想让单位知道是我反映的", "complain")
+    assert slots["confidential"] is True
+    slots = {**slots, "district": "大兴区", "address": "某科技园", "phone": "13566667777", "contact_name": DECLINED}
+    assert next_slot(slots) == "confirmed"

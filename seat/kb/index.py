@@ -31,10 +31,10 @@ STOPWORDS = frozenset(
 K1, B = 1.2, 0.75
 ANSWER_WEIGHT = 0.3  # words of the answer help ranking a little, but do not count as covering the question
 
+# Chosen with bench/kb_tune.py on a development set (wrong answers ≤ 5 %), never on bench/kb_eval.
 ANSWER_COVERAGE = 0.30   # share of the question's information the best entry must cover to answer ...
 MARGIN_RATIO = 0.60      # ... while the runner-up scores at most this share of the best
 SURE_COVERAGE = 0.65     # covering this much answers whatever the runner-up
-# Chosen with bench/kb_tune.py on a development set (wrong answers ≤ 5 %), never on bench/kb_eval.
 CLARIFY_COVERAGE = 0.20  # below an answer but above this: ask "您是想问…吗"
 
 
@@ -97,17 +97,19 @@ class KbIndex:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def _query(self, query: str) -> tuple[np.ndarray, float]:
+    def _query(self, query: str) -> tuple[np.ndarray, float, int]:
+        """Known term columns of the query, their idf mass, and how many of its terms are unknown."""
         vocab = self._vec.vocabulary_
-        cols = sorted({vocab[t] for t in terms(query) if t in vocab})
-        return np.asarray(cols, dtype=np.int64), float(self._idf[cols].sum()) if cols else 0.0
+        found = terms(query)
+        cols = sorted({vocab[t] for t in found if t in vocab})
+        unknown = sum(1 for t in found if t not in vocab)
+        return np.asarray(cols, dtype=np.int64), float(self._idf[cols].sum()) if cols else 0.0, unknown
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
         """The k best entries for `query`, best first."""
         if not self.entries:
             return []
-        cols, total = self._query(query)
-        unknown = sum(1 for t in terms(query) if t not in self._vec.vocabulary_)
+        cols, total, unknown = self._query(query)
         if not len(cols):
             return []
         asked = self._asked[:, cols]

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
 from seat.kb.models import KB_STATUSES, kb_answers, kb_entries
@@ -17,7 +16,6 @@ from seat.settings import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 DEFAULT_KB_DIR = REPO_ROOT / "seat" / "data" / "kb"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
