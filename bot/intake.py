@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from nlu import answers, categories
+from nlu import answers, categories, places
 from nlu.facts import extract_facts
 from nlu.phone import extract_phone
 from nlu.when import parse_occurred_at
@@ -85,6 +85,7 @@ def clean_description(text: str) -> str:
 
 _OPENERS = re.compile(
     r"^(?:(?:喂|你好|您好|那个|就是)[，,。！!\s]*"
+    r"|(?:是)?12345(?:吗|吧|是吧|对吧)?[？?，,。！!\s]*"
     r"|我(?:是|住在|住|家在)[^，,。]{2,24}?的[，,。\s]+"
     r"|(?:我们?)?(?:要|想|来|得)?(?:投诉|举报|反映|咨询|求助|建议|表扬)(?:一下|个事儿?|件事|个问题)?[，,。：:\s]+"
     r"|我有个(?:建议|问题|事儿?)[，,。：:\s]*)"
@@ -111,12 +112,15 @@ def has_description(text: str) -> bool:
 
 
 def infer_request_type(turn: Turn) -> str | None:
-    """The request type from explicit words, else the best request intent DIET ranked."""
-    said = answers.parse_request_type(turn.text)
+    """The request type from explicit words (投诉, 求助 …), else the request intent, else weak words (反映, 问问)."""
+    said = answers.parse_request_type(turn.text, weak=False)
     if said:
         return said
     if turn.intent in INTENT_TO_TYPE:
         return INTENT_TO_TYPE[turn.intent]
+    said = answers.parse_request_type(turn.text)
+    if said:
+        return said
     for entry in turn.ranking:
         name = entry.get("name")
         if name in INTENT_TO_TYPE and float(entry.get("confidence") or 0) >= MIN_INTENT_CONFIDENCE_FOR_TYPE:
@@ -152,11 +156,11 @@ def _categorise(description: str) -> dict[str, Any]:
     said = re.sub(r"（[^）]*）", "", description)  # not the notes we add: answer given, time, other questions
     ranked = categories.classify(said or description)
     if not ranked:
-        return {"category": "其他", "category_choices": None}
+        return {"category": categories.fallback_category(), "category_choices": None}
     top_name, top_score = ranked[0]
     close = [name for name, score in ranked[:3] if score >= top_score * 0.8]
     if len(close) == 1 or top_score >= 0.75:
-        return {"category": top_name, "category_choices": None}
+        return {"category": categories.label_of(top_name), "category_choices": None}
     return {"category": None, "category_choices": close[:3]}
 
 
@@ -204,6 +208,21 @@ def _apply_facts(slots: Mapping[str, Any], turn: Turn, out: Outcome, override: b
         out.end = "outside_beijing"
 
 
+_PLACE_FILLERS = re.compile(r"^(我是|我在|我家在|我家住在|我住在|住在|在|就在|是)|(的|那儿|这儿|那边|这边|附近)$")
+
+
+def _place_rest(text: str, facts: Any) -> str | None:
+    """What a location answer says beyond the district and street ("兴华大街一家健身房")."""
+    if not (facts.district or facts.street):
+        return None
+    rest = text
+    for match in (places.find_district(text), places.find_street(text)):
+        if match is not None:
+            rest = rest.replace(text[match.start : match.end], "", 1)
+    rest = _PLACE_FILLERS.sub("", rest.strip(" ，,。"))
+    return rest if len(rest) >= 2 and not extract_phone(rest).found else None
+
+
 def _answer_requested(slots: Mapping[str, Any], turn: Turn, out: Outcome) -> None:
     """Interpret the message as the answer to the question just asked."""
     slot, text = turn.requested_slot, turn.text.strip()
@@ -218,10 +237,10 @@ def _answer_requested(slots: Mapping[str, Any], turn: Turn, out: Outcome) -> Non
     elif slot == "category":
         choices = slots.get("category_choices") or []
         if choices:
-            out.changes["category"] = _pick_choice(text, choices)
+            out.changes["category"] = categories.label_of(_pick_choice(text, choices))
     elif slot in ("district", "address"):
         facts = extract_facts(text)
-        address = facts.address
+        address = facts.address or _place_rest(text, facts)
         if slot == "address" and not address and len(_FILLERS.sub("", text)) >= 2 and not facts.phone:
             address = text.strip(" ，,。")
         if address and {**slots, **out.changes}.get("district"):

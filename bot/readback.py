@@ -21,15 +21,18 @@ def location_text(slots: Mapping[str, Any]) -> str:
     parts: list[str] = []
     for key in ("district", "street", "address"):
         value = slots.get(key)
-        if value and not any(value in p for p in parts):
-            parts.append(value)
+        if not value or any(value in p for p in parts):
+            continue
+        parts = [p for p in parts if p not in value]  # the address may repeat the district and street
+        parts.append(value)
     return "".join(parts)
 
 
 def readback(slots: Mapping[str, Any]) -> str:
     """One short message with everything the ticket will say, ending with the confirmation question."""
     rtype = REQUEST_TYPE_WORDS.get(slots.get("request_type") or "", "诉求")
-    pieces = [f"{rtype}，{slots.get('category') or '其他'}"]
+    category = (slots.get("category") or "其他").rsplit("/", 1)[-1]  # the fine name is what is spoken
+    pieces = [f"{rtype}，{category}"]
     where = location_text(slots)
     if where:
         pieces.append(f"地点{where}")

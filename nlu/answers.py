@@ -213,7 +213,7 @@ _CONSULT_WEAK = re.compile(r"问一下|问问|想问|请问|了解一下|想知�
 _COMPLAINT_WEAK = re.compile(r"反映|(想|要)反应|反应一下|反应个")
 
 
-def parse_request_type(text: str) -> str | None:
+def parse_request_type(text: str, weak: bool = True) -> str | None:
     """consultation / help / complaint / suggestion / praise from explicit words, else None.
 
     The earliest explicit word decides ("我想咨询一下怎么投诉" -> consultation); "请问", "问一下"
@@ -225,9 +225,9 @@ def parse_request_type(text: str) -> str | None:
         m = re.search(pattern, t)
         if m and (best is None or m.start() < best[0]):
             best = (m.start(), kind)
-    if best is None and _COMPLAINT_WEAK.search(t):
+    if best is None and weak and _COMPLAINT_WEAK.search(t):
         return "complaint"
-    if best is None and _CONSULT_WEAK.search(t):
+    if best is None and weak and _CONSULT_WEAK.search(t):
         return "consultation"
     return best[1] if best else None
 

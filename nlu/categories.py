@@ -31,6 +31,12 @@ class Category:
     keywords: dict[str, float] = field(default_factory=dict)
     fallback: bool = False
     ask_when: bool = False  # the time of occurrence matters (asked when the citizen did not say it)
+    parent: str | None = None  # the broader class a fine category belongs to (e.g. 水电气 for 供电)
+
+    @property
+    def label(self) -> str:
+        """What a ticket records: "parent/name" for a fine category, else the name."""
+        return f"{self.parent}/{self.name}" if self.parent else self.name
 
 
 def categories_file() -> Path:
@@ -71,6 +77,7 @@ def _load(path: str, mtime: float) -> tuple[Category, ...]:
             keywords=_keywords(entry.get("keywords")),
             fallback=bool(entry.get("fallback", False)),
             ask_when=bool(entry.get("ask_when", False)),
+            parent=entry.get("parent") or None,
         ))
     if not cats:
         raise ValueError(f"{path}: no categories")
@@ -95,7 +102,15 @@ def fallback_category() -> str:
 
 
 def _by_name(name: str) -> Category | None:
+    """The category of a name or a "parent/name" label."""
+    name = name.rsplit("/", 1)[-1]
     return next((c for c in category_config() if c.name == name), None)
+
+
+def label_of(name: str) -> str:
+    """The label a ticket records for a category name ("供电" -> "水电气/供电")."""
+    cat = _by_name(name)
+    return cat.label if cat else name
 
 
 def department_for(category: str) -> str | None:

@@ -114,7 +114,7 @@ def test_praise_and_suggestion_skip_address_and_confidentiality():
 
 
 def test_time_is_asked_only_where_it_matters_and_any_answer_is_kept():
-    slots, _ = say({}, "我要投诉，超市卖过期的酸奶，还不给退", "complain")
+    slots, _ = say({}, "我要投诉，健身房办的年卡，老板跑路了钱退不回来", "complain")
     slots, _ = say(slots, "东城区东华门街道王府井大街", requested="district")
     assert next_slot(slots) == "occurred_at"
     slots, _ = say(slots, "上周六下午买的", requested="occurred_at")
