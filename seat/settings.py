@@ -4,8 +4,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TIMEZONE = "Asia/Shanghai"  # Beijing time: ticket days, calling windows, reports
+HOTLINE_TZ = ZoneInfo(DEFAULT_TIMEZONE)
 DEFAULT_SQLITE_PATH = REPO_ROOT / "hotline.db"
 
 
@@ -24,7 +27,7 @@ class Settings:
     action_port: int = 5055
     rasa_auth_token: str | None = None
     action_endpoint: str = "http://localhost:5055/webhook"
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -37,5 +40,5 @@ class Settings:
             action_port=action_port,
             rasa_auth_token=env.get("RASA_AUTH_TOKEN") or None,
             action_endpoint=env.get("ACTION_ENDPOINT_URL") or f"http://localhost:{action_port}/webhook",
-            timezone=env.get("SEAT_TIMEZONE", "Asia/Shanghai"),
+            timezone=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
         )

@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 from bot import runtime
 from nlu.phone import extract_phone
 from nlu.ticketno import extract_ticket_no
+from seat.settings import HOTLINE_TZ
 
 logger = logging.getLogger(__name__)
 
@@ -79,15 +80,9 @@ def status_message(ticket: Any, events: List[Any]) -> str:
     when = getattr(last, "created_at", None) or ticket.updated_at
     text = f"您的工单{ticket.ticket_no}目前{state}"
     if when is not None:
-        local = when.astimezone(_shanghai())
+        local = when.astimezone(HOTLINE_TZ)
         text += f"，最近一次更新是{local.month}月{local.day}日{local.hour}点{local.minute:02d}分"
     note = getattr(last, "note", None)
     if note and ticket.status != "new":
         text += f"，说明：{note}"
     return text + "。"
-
-
-def _shanghai():
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("Asia/Shanghai")

@@ -9,15 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, select
 from sqlalchemy.engine import Engine
 
 from seat.kb.models import kb_answers
+from seat.settings import HOTLINE_TZ
 from seat.store.models import tickets
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class ResolutionRate:
 
 
 def _period(ts: datetime, by: str) -> str:
-    local = ts.astimezone(SHANGHAI)
+    local = ts.astimezone(HOTLINE_TZ)
     return local.strftime("%Y-%m" if by == "month" else "%Y-%m-%d")
 
 

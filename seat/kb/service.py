@@ -5,15 +5,14 @@ import logging
 import threading
 import time
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
 from seat.kb import repository
 from seat.kb.index import Decision, KbIndex
+from seat.settings import HOTLINE_TZ
 
 logger = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class KnowledgeBase:
@@ -38,7 +37,7 @@ class KnowledgeBase:
             if self._index is not None and now - self._checked < self.check_every:
                 return self._index
             self._checked = now
-            today = datetime.now(SHANGHAI).date()
+            today = datetime.now(HOTLINE_TZ).date()
             stamp = (repository.version(self.engine), today)
             if stamp != self._stamp or self._index is None:
                 started = time.perf_counter()

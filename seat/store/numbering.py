@@ -6,7 +6,8 @@ from datetime import date, datetime, timezone
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+from seat.settings import DEFAULT_TIMEZONE
+
 TICKET_NO_RE = re.compile(r"^\d{8}-\d{6,}$")
 _NON_DIGITS = re.compile(r"\D+")
 
