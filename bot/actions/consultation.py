@@ -97,11 +97,12 @@ class ValidateKbFeedbackForm(FormValidationAction):
         if tracker.get_slot("requested_slot") is None:  # activation: ask the first question
             return [SlotSet("requested_slot", "kb_resolved")]
         more = list(tracker.get_slot("kb_more") or [])
-        if more:
-            if verdict is not False:
+        if more:  # "需要我继续说吗？": yes (or anything but no) says the next part
+            if verdict is False:
+                more = []
+            else:
                 dispatcher.utter_message(text=more.pop(0))
-            return [SlotSet("kb_more", more or None) if verdict is not False else SlotSet("kb_more", None),
-                    SlotSet("requested_slot", "kb_resolved")]
+            return [SlotSet("kb_more", more or None), SlotSet("requested_slot", "kb_resolved")]
         state = tracker.get_slot("kb_state")
         if state == "clarify":
             entry = _entry(tracker.get_slot("kb_entry"))
