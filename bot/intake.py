@@ -33,6 +33,7 @@ FORM_SLOTS = (
 )
 BOOKKEEPING_SLOTS = ("request_key", "category_choices", "correction_pending", "reprompts", "end_reason")
 MIN_INTENT_CONFIDENCE_FOR_TYPE = 0.15
+SURE_INTENT = 0.9
 
 _FILLERS = re.compile(
     r"(你好|您好|喂|麻烦|请问|那个|就是|我想|我要|我来|想要|要|给你们|跟你们|向你们|一下|一个事|个事|件事|"
@@ -116,16 +117,24 @@ def infer_request_type(turn: Turn) -> str | None:
     said = answers.parse_request_type(turn.text, weak=False)
     if said:
         return said
-    if turn.intent in INTENT_TO_TYPE:
+    if turn.intent in INTENT_TO_TYPE and turn.confidence >= SURE_INTENT:
         return INTENT_TO_TYPE[turn.intent]
-    said = answers.parse_request_type(turn.text)
+    said = answers.parse_request_type(turn.text)  # weak words ("想问问", "反映") beat an unsure intent
     if said:
         return said
+    if turn.intent in INTENT_TO_TYPE:
+        return INTENT_TO_TYPE[turn.intent]
     for entry in turn.ranking:
         name = entry.get("name")
         if name in INTENT_TO_TYPE and float(entry.get("confidence") or 0) >= MIN_INTENT_CONFIDENCE_FOR_TYPE:
             return INTENT_TO_TYPE[name]
     return None
+
+
+def looks_like_request(turn: Turn) -> bool:
+    """A message the NLU was unsure about that still describes a problem, praise or wish worth filing."""
+    return has_description(turn.text) and (
+        infer_request_type(turn) is not None or bool(categories.classify(turn.text)))
 
 
 def needed_slots(slots: Mapping[str, Any]) -> list[str]:
@@ -158,7 +167,10 @@ def _categorise(description: str) -> dict[str, Any]:
     if not ranked:
         return {"category": categories.fallback_category(), "category_choices": None}
     top_name, top_score = ranked[0]
-    close = [name for name, score in ranked[:3] if score >= top_score * 0.8]
+    close = [name for name, score in ranked[:4] if score >= top_score * 0.8]
+    parents = {categories.label_of(n).split("/")[0] for n in close if "/" in categories.label_of(n)}
+    close = [n for n in close if n not in parents]  # a fine category and its class are one choice
+    top_name = close[0]
     if len(close) == 1 or top_score >= 0.75:
         return {"category": categories.label_of(top_name), "category_choices": None}
     return {"category": None, "category_choices": close[:3]}

@@ -202,7 +202,7 @@ def parse_name(text: str, explicit_only: bool = False) -> str | None:
 
 
 _REQUEST_STRONG = (
-    ("praise", r"表扬|点赞|锦旗|致谢|感谢信|夸一夸|(想|要)(感谢|谢谢|表扬)"),
+    ("praise", r"表扬|点赞|锦旗|致谢|感谢信|夸一夸|(想|要)(感谢|谢谢|表扬)|说声谢谢|道个谢|道声谢|表示感谢|打来感谢|专门感谢|特地感谢"),
     ("complaint", r"投诉|举报|检举|揭发|曝光"),
     ("help", r"求助|求救|帮帮我|救救|寻求帮助"),
     ("suggestion", r"建议|提议|提个意见|出个主意|献计"),

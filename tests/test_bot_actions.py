@@ -174,3 +174,9 @@ async def test_status_query_needs_the_matching_phone(store):
     d = CollectingDispatcher()
     await ActionTicketStatus().run(d, tracker({"status_ticket_no": ticket.ticket_no, "status_phone": "13800138000"}), DOMAIN)
     assert ticket.ticket_no in d.messages[0]["text"] and "等待派单" in d.messages[0]["text"]
+
+
+async def test_an_unsure_message_that_describes_something_starts_the_form(store):
+    text = "上回打你们12345说路灯不亮，第二天就有人来修好了，特地打过来说声谢谢"
+    events = await ActionFallback().run(CollectingDispatcher(), tracker({}, text, "nlu_fallback"), DOMAIN)
+    assert {"event": "followup", "name": "ticket_form"}.items() <= events[0].items()

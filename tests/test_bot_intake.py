@@ -141,3 +141,10 @@ def test_confidentiality_said_up_front_is_not_asked_again():
     assert slots["confidential"] is True
     slots = {**slots, "district": "大兴区", "address": "某科技园", "phone": "13566667777", "contact_name": DECLINED}
     assert next_slot(slots) == "confirmed"
+
+
+def test_weak_request_words_win_over_an_unsure_intent_only():
+    unsure = Turn(text="燃气卡充完值插到表上没反应，想问问该找谁", intent="praise", confidence=0.8)
+    assert step({}, unsure).changes["request_type"] == "consultation"
+    sure = Turn(text="公园那个公厕锁了一个多礼拜了，帮忙问问", intent="seek_help", confidence=0.99)
+    assert step({}, sure).changes["request_type"] == "help"

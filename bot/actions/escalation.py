@@ -5,13 +5,13 @@ import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import runtime
 from bot.actions.common import channel_of, current_slots, reset_everything
-from bot.intake import collected
+from bot.intake import Turn, collected, looks_like_request
 from nlu.safety import advice_for
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,10 @@ class ActionFallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        turn = Turn(text=tracker.latest_message.get("text") or "", intent="nlu_fallback",
+                    ranking=tracker.latest_message.get("intent_ranking") or [])
+        if looks_like_request(turn):  # unsure of the words, but it describes something to file
+            return [FollowupAction("ticket_form")]
         if consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HANDOFF:
             await hand_over(dispatcher, tracker, "two failed understandings in a row", current_slots(tracker))
             return _end_loop()
