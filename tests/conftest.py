@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from seat.db import create_engine
 from seat.store import TicketStore, migrate
 from seat.store.models import metadata
+from tests.audiosocket_support import make_server  # noqa: F401  (fixture for the voice tests)
 
 TEST_DATABASE_URL_ENV = "TEST_DATABASE_URL"
 
