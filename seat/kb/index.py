@@ -17,6 +17,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
 from seat.kb.repository import Entry
+from seat.kb.synonyms import default_synonyms
 
 _FILLER = re.compile(
     r"(你好|您好|请问|麻烦问一下|我想问一下|想问一下|我想咨询一下|咨询一下|我想了解一下|了解一下|问一下|"
@@ -29,18 +30,23 @@ STOPWORDS = frozenset(
     "个 些 给 让 被 把 对 从 到 去 来 说 问 请 下 上 里 中 家 现在 已经 然后 因为 所以 但是 如果 得 地 着 过".split()
 )
 K1, B = 1.2, 0.75
+USE_SYNONYMS = True
+QUESTION_WEIGHT = 1.0  # the entry's own question counts this many times its paraphrases
+PHRASING_WEIGHT = 1.0  # the best single phrasing's score added to the entry's (all phrasings together)
+TOPIC_WEIGHT = 0.5  # share of the topic's score (all its phrasings as one document) added to each entry
 ANSWER_WEIGHT = 0.3  # words of the answer help ranking a little, but do not count as covering the question
 
 # Chosen with bench/kb_tune.py on a development set (wrong answers ≤ 5 %), never on bench/kb_eval.
-ANSWER_COVERAGE = 0.30   # share of the question's information the best entry must cover to answer ...
-MARGIN_RATIO = 0.60      # ... while the runner-up scores at most this share of the best
+ANSWER_COVERAGE = 0.40   # share of the question's information the best entry must cover to answer ...
+MARGIN_RATIO = 0.70      # ... while the runner-up scores at most this share of the best
 SURE_COVERAGE = 0.65     # covering this much answers whatever the runner-up
 CLARIFY_COVERAGE = 0.20  # below an answer but above this: ask "您是想问…吗"
 
 
 def normalise(text: str) -> str:
     """The content of a question: no punctuation, greetings or 'I want to ask'."""
-    return _FILLER.sub("", _PUNCT.sub("", text or ""))
+    text = _FILLER.sub("", _PUNCT.sub("", text or ""))
+    return default_synonyms().fold(text) if USE_SYNONYMS else text
 
 
 def terms(text: str) -> list[str]:
@@ -87,12 +93,25 @@ class KbIndex:
         phrasings = [[e.question, *e.paraphrases] for e in self.entries]
         self._vec.fit([p for ps in phrasings for p in ps] + [e.answer for e in self.entries])
         n_terms = len(self._vec.vocabulary_)
-        # phrasings counted separately so bigrams never join two of them
-        asked = sparse.vstack([sum_counts(self._vec, ps) for ps in phrasings]).tocsr().astype(np.float64)
+        # phrasings counted separately so bigrams never join two of them; the question counts a little more
+        asked = sparse.vstack([sum_counts(self._vec, ps, QUESTION_WEIGHT) for ps in phrasings]).tocsr().astype(np.float64)
         told = self._vec.transform([e.answer for e in self.entries]).astype(np.float64)
         df = np.bincount((asked + told).indices, minlength=n_terms)
         self._idf = np.log(1 + (len(self.entries) - df + 0.5) / (df + 0.5))
         self._asked, self._told = _bm25(asked, self._idf), _bm25(told, self._idf)
+        self._scored = (self._asked + ANSWER_WEIGHT * self._told).tocsc()
+        self._asked = self._asked.tocsc()
+        # best single phrasing: the paraphrase closest to the question, each phrasing its own document
+        counts = self._vec.transform([p for ps in phrasings for p in ps]).astype(np.float64)
+        self._phrasings = _bm25(counts, self._idf).tocsc()
+        self._starts = np.cumsum([0] + [len(ps) for ps in phrasings[:-1]])
+        # topic prior: all the phrasings of a topic as one document, so a question leaning to a topic
+        # lifts that topic's entries a little
+        topics = sorted({e.topic for e in self.entries})
+        self._topic_of = np.array([topics.index(e.topic) for e in self.entries], dtype=np.int64)
+        members = sparse.csr_matrix((np.ones(len(self.entries)), (self._topic_of, np.arange(len(self.entries)))),
+                                    shape=(len(topics), len(self.entries)))
+        self._topics = _bm25((members @ asked).tocsr(), self._idf).tocsc()
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -112,8 +131,13 @@ class KbIndex:
         cols, total, unknown = self._query(query)
         if not len(cols):
             return []
-        asked = self._asked[:, cols]
-        scores = np.asarray(asked.sum(axis=1)).ravel() + ANSWER_WEIGHT * np.asarray(self._told[:, cols].sum(axis=1)).ravel()
+        asked = self._asked[:, cols].tocsr()
+        scores = np.asarray(self._scored[:, cols].sum(axis=1)).ravel()
+        if PHRASING_WEIGHT:
+            per_phrasing = np.asarray(self._phrasings[:, cols].sum(axis=1)).ravel()
+            scores = scores + PHRASING_WEIGHT * np.maximum.reduceat(per_phrasing, self._starts)
+        if TOPIC_WEIGHT:
+            scores = scores + TOPIC_WEIGHT * np.asarray(self._topics[:, cols].sum(axis=1)).ravel()[self._topic_of]
         top = np.argsort(-scores)[:k]
         # coverage: idf mass of the query terms found in the entry's questions; unknown terms count as missed
         denom = total + unknown * float(self._idf.max())
@@ -148,6 +172,9 @@ def _bm25(tf: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix((weights, (coo.row, coo.col)), shape=tf.shape)
 
 
-def sum_counts(vec: CountVectorizer, phrasings: list[str]) -> sparse.csr_matrix:
-    """Term counts of several phrasings added up (bigrams never cross two phrasings)."""
-    return sparse.csr_matrix(vec.transform(phrasings).sum(axis=0))
+def sum_counts(vec: CountVectorizer, phrasings: list[str], first_weight: float = 1.0) -> sparse.csr_matrix:
+    """Term counts of several phrasings added up (bigrams never cross two phrasings), the first weighted."""
+    counts = vec.transform(phrasings).astype(np.float64)
+    weights = np.ones(len(phrasings))
+    weights[0] = first_weight
+    return sparse.csr_matrix(weights @ counts)
