@@ -70,15 +70,48 @@ def test_long_answers_split_at_sentence_ends():
     assert "".join(chunks) == answer and len(chunks) == 3 and all(c.endswith("。") for c in chunks)
 
 
+def _reloaded(kb: KnowledgeBase) -> KbIndex:
+    """The index after the rebuild a change starts (rebuilds run in the background)."""
+    kb.index()
+    assert kb.wait_for_rebuild(timeout=60)
+    return kb.index()
+
+
 def test_edits_take_effect_without_retraining(clean_db):
     repository.upsert_entries(clean_db, SMALL[:2])
     kb = KnowledgeBase(clean_db, check_every=0)
     assert kb.decide("几号开始供暖").action != "answer"
     repository.upsert_entries(clean_db, SMALL[2:])  # an editor adds an entry
-    assert kb.decide("几号开始供暖").hit.entry.key == "heat-1"
+    assert _reloaded(kb).decide("几号开始供暖").hit.entry.key == "heat-1"
     retired = Entry(**{**SMALL[0].__dict__, "status": "retired"})
     repository.upsert_entries(clean_db, [retired])  # an editor retires one
-    assert "gjj-1" not in {e.key for e in kb.index().entries}
+    assert "gjj-1" not in {e.key for e in _reloaded(kb).entries}
+
+
+def test_rebuild_runs_in_background_and_serves_the_old_index_meanwhile(clean_db):
+    import threading
+
+    repository.upsert_entries(clean_db, SMALL[:2])
+    started, release, builds = threading.Event(), threading.Event(), []
+
+    def slow_build(entries, day):
+        builds.append(sorted(e.key for e in entries))
+        if len(builds) > 1:  # the first index is built on the caller's thread; later ones wait here
+            started.set()
+            assert release.wait(timeout=60)
+        return KbIndex(entries, day=day)
+
+    kb = KnowledgeBase(clean_db, check_every=0, build=slow_build)
+    assert kb.decide("几号开始供暖").action != "answer"
+    repository.upsert_entries(clean_db, SMALL[2:])
+    # the change is noticed, the rebuild has started, and questions are still answered from the old index
+    assert kb.decide("我想把公积金取出来怎么弄").hit.entry.key == "gjj-1"
+    assert started.wait(timeout=60) and builds[-1] == ["gjj-1", "heat-1", "jzz-1"]
+    assert kb.decide("几号开始供暖").action != "answer" and len(builds) == 2  # no second rebuild meanwhile
+    assert not kb.wait_for_rebuild(timeout=0.01)
+    release.set()
+    assert kb.wait_for_rebuild(timeout=60)
+    assert kb.decide("几号开始供暖").hit.entry.key == "heat-1"
 
 
 def test_seeding_keeps_database_edits_unless_asked(clean_db, tmp_path):
