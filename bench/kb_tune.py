@@ -38,7 +38,7 @@ def dev_set():
     entries = read_kb_files()
     held, kept = [], []
     for e in entries:
-        if len(e.paraphrases) >= 2:
+        if len(e.paraphrases) >= 2 and e.status == "active":
             held.append((e.paraphrases[-1], e.key))
             kept.append(replace(e, paraphrases=e.paraphrases[:-1]))
         else:
