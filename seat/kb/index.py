@@ -161,6 +161,8 @@ class KbIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         # coverage: idf mass of the query terms found in the entry's questions; unknown terms count as missed
+        in_query = np.zeros(len(self._idf), dtype=bool)
+        in_query[cols] = True
         denom = total + UNKNOWN_WEIGHT * unknown * float(self._idf.max())
         hits = []
         for i in top:
@@ -169,18 +171,21 @@ class KbIndex:
             row = self._asked.indices[self._asked.indptr[i] : self._asked.indptr[i + 1]]
             present = np.isin(cols, row, assume_unique=True)
             hits.append(Hit(self.entries[int(i)], float(scores[i]), float(self._idf[cols[present]].sum() / denom),
-                            self._fit_of(int(i), cols)))
+                            self._fit_of(int(i), in_query)))
         return hits
 
-    def _fit_of(self, entry: int, cols: np.ndarray) -> float:
+    def _fit_of(self, entry: int, in_query: np.ndarray) -> float:
         """How much of its closest phrasing the query holds: idf mass of shared terms / the phrasing's."""
-        best = 0.0
-        for p in range(self._first[entry], self._first[entry + 1]):
-            row = self._phrasing_rows.indices[self._phrasing_rows.indptr[p] : self._phrasing_rows.indptr[p + 1]]
-            mass = self._idf[row].sum()
-            if mass:
-                best = max(best, float(self._idf[row[np.isin(row, cols, assume_unique=True)]].sum() / mass))
-        return best
+        rows = self._phrasing_rows
+        lo, hi = rows.indptr[self._first[entry]], rows.indptr[self._first[entry + 1]]
+        if hi == lo:
+            return 0.0
+        terms_, idf = rows.indices[lo:hi], self._idf[rows.indices[lo:hi]]
+        starts = rows.indptr[self._first[entry] : self._first[entry + 1]] - lo
+        starts = np.unique(starts[starts < hi - lo])  # a phrasing without any known term adds nothing
+        mass = np.add.reduceat(idf, starts)
+        shared = np.add.reduceat(np.where(in_query[terms_], idf, 0.0), starts)
+        return float(np.max(shared / np.maximum(mass, 1e-12)))
 
     def decide(self, query: str) -> Decision:
         """Answer only when the best entry is clearly the one; else clarify or say there is none."""
