@@ -1,9 +1,11 @@
 """Retrieval for Mandarin questions: BM25 over jieba words and character bigrams (scipy sparse matrices).
 
-Each entry is scored on its question and paraphrases, and a little on its answer. `decide()` turns
+Both the entries and the questions first go through the domain synonym map (seat/data/kb_synonyms.yml).
+Each entry is scored on its question and paraphrases together, plus its single closest phrasing, a
+little on its answer and on its topic (all the topic's phrasings as one document). `decide()` turns
 scores into answer / clarify / no answer using how much of the question's information the best entry
-covers and how far it leads the next one, so that a question outside the knowledge base is never
-answered confidently with a wrong entry.
+covers (or how much of its closest phrasing the question holds) and how far it leads the next one, so
+that a question outside the knowledge base is never answered confidently with a wrong entry.
 """
 from __future__ import annotations
 
@@ -35,7 +37,6 @@ QUESTION_WEIGHT = 1.0  # the entry's own question counts this many times its par
 PHRASING_WEIGHT = 1.0  # the best single phrasing's score added to the entry's (all phrasings together)
 TOPIC_WEIGHT = 0.5  # share of the topic's score (all its phrasings as one document) added to each entry
 ANSWER_WEIGHT = 0.3  # words of the answer help ranking a little, but do not count as covering the question
-
 UNKNOWN_WEIGHT = 1.0  # a query term no entry holds counts as this share of the rarest term missed
 
 # Chosen with bench/kb_tune.py on the development set (wrong answers ≤ 3 % in scope, ≤ 5 % out of scope),
