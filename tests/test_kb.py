@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from seat.kb import repository
+from seat.kb import index as kb_index, repository
 from seat.kb.index import KbIndex
 from seat.kb.rates import one_time_resolution
 from seat.kb.repository import Entry
@@ -62,6 +62,16 @@ def test_decisions_answer_clarify_or_none():
     assert index.decide("今天天气怎么样").action == "none"
     # validity dates: the heating entry does not answer outside its season
     assert "heat-1" not in {e.key for e in KbIndex(SMALL, day=date(2027, 5, 1)).entries}
+
+
+def test_a_story_around_a_known_phrasing_is_answered():
+    index = KbIndex(SMALL, day=date(2026, 11, 26))
+    story = "我在北京干了好些年了最近换了城市上班，公积金能取出来吗"
+    decision = index.decide(story)
+    # most of the story is unknown to the index, but it holds the whole phrasing 公积金能取出来吗
+    assert decision.hit.coverage < kb_index.ANSWER_COVERAGE and decision.hit.fit >= kb_index.ANSWER_FIT
+    assert (decision.action, decision.hit.entry.key) == ("answer", "gjj-1")
+    assert index.decide("我朋友说北京的房价又涨了，租的房子也到期了").action == "none"
 
 
 def test_long_answers_split_at_sentence_ends():
