@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from seat.kb import repository
+from seat.kb import index as kb_index, repository
 from seat.kb.index import KbIndex
 from seat.kb.rates import one_time_resolution
 from seat.kb.repository import Entry
@@ -51,9 +51,8 @@ def test_never_answers_wrong_confidently(held_out):
     assert held_out.top1_accuracy >= 0.80  # floor against regressions; the bar is below
 
 
-@pytest.mark.xfail(strict=True, reason="issue 4 still open: lexical retrieval reaches 82 % top-1 on the held-out set, the bar is 85 %")
 def test_held_out_top1_accuracy_bar(held_out):
-    assert held_out.top1_accuracy >= 0.85
+    assert held_out.top1_accuracy >= 0.85, [m for m in held_out.misses if m["expect"]]
 
 
 def test_decisions_answer_clarify_or_none():
@@ -65,10 +64,27 @@ def test_decisions_answer_clarify_or_none():
     assert "heat-1" not in {e.key for e in KbIndex(SMALL, day=date(2027, 5, 1)).entries}
 
 
+def test_a_story_around_a_known_phrasing_is_answered():
+    index = KbIndex(SMALL, day=date(2026, 11, 26))
+    story = "我在北京干了好些年了最近换了城市上班，公积金能取出来吗"
+    decision = index.decide(story)
+    # most of the story is unknown to the index, but it holds the whole phrasing 公积金能取出来吗
+    assert decision.hit.coverage < kb_index.ANSWER_COVERAGE and decision.hit.fit >= kb_index.ANSWER_FIT
+    assert (decision.action, decision.hit.entry.key) == ("answer", "gjj-1")
+    assert index.decide("我朋友说北京的房价又涨了，租的房子也到期了").action == "none"
+
+
 def test_long_answers_split_at_sentence_ends():
     answer = "第一句话说明要带的材料。第二句话说明去哪里办理，以经办机构的最新规定为准。第三句话说明可以在网上办。"
     chunks = split_answer(answer, limit=30)
     assert "".join(chunks) == answer and len(chunks) == 3 and all(c.endswith("。") for c in chunks)
+
+
+def _reloaded(kb: KnowledgeBase) -> KbIndex:
+    """The index after the rebuild a change starts (rebuilds run in the background)."""
+    kb.index()
+    assert kb.wait_for_rebuild(timeout=60)
+    return kb.index()
 
 
 def test_edits_take_effect_without_retraining(clean_db):
@@ -76,10 +92,36 @@ def test_edits_take_effect_without_retraining(clean_db):
     kb = KnowledgeBase(clean_db, check_every=0)
     assert kb.decide("几号开始供暖").action != "answer"
     repository.upsert_entries(clean_db, SMALL[2:])  # an editor adds an entry
-    assert kb.decide("几号开始供暖").hit.entry.key == "heat-1"
+    assert _reloaded(kb).decide("几号开始供暖").hit.entry.key == "heat-1"
     retired = Entry(**{**SMALL[0].__dict__, "status": "retired"})
     repository.upsert_entries(clean_db, [retired])  # an editor retires one
-    assert "gjj-1" not in {e.key for e in kb.index().entries}
+    assert "gjj-1" not in {e.key for e in _reloaded(kb).entries}
+
+
+def test_rebuild_runs_in_background_and_serves_the_old_index_meanwhile(clean_db):
+    import threading
+
+    repository.upsert_entries(clean_db, SMALL[:2])
+    started, release, builds = threading.Event(), threading.Event(), []
+
+    def slow_build(entries, day):
+        builds.append(sorted(e.key for e in entries))
+        if len(builds) > 1:  # the first index is built on the caller's thread; later ones wait here
+            started.set()
+            assert release.wait(timeout=60)
+        return KbIndex(entries, day=day)
+
+    kb = KnowledgeBase(clean_db, check_every=0, build=slow_build)
+    assert kb.decide("几号开始供暖").action != "answer"
+    repository.upsert_entries(clean_db, SMALL[2:])
+    # the change is noticed, the rebuild has started, and questions are still answered from the old index
+    assert kb.decide("我想把公积金取出来怎么弄").hit.entry.key == "gjj-1"
+    assert started.wait(timeout=60) and builds[-1] == ["gjj-1", "heat-1", "jzz-1"]
+    assert kb.decide("几号开始供暖").action != "answer" and len(builds) == 2  # no second rebuild meanwhile
+    assert not kb.wait_for_rebuild(timeout=0.01)
+    release.set()
+    assert kb.wait_for_rebuild(timeout=60)
+    assert kb.decide("几号开始供暖").hit.entry.key == "heat-1"
 
 
 def test_seeding_keeps_database_edits_unless_asked(clean_db, tmp_path):
@@ -113,3 +155,18 @@ def test_one_time_resolution_rate_per_day_and_month(clean_db):
     (month,) = one_time_resolution(engine, by="month")
     assert month.period == datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m")
     assert a3
+
+
+def test_domain_synonyms_meet_at_index_and_query_time(tmp_path):
+    from seat.kb.synonyms import Synonyms
+
+    synonyms = Synonyms.from_file()
+    assert synonyms.fold("二代证丢了") == synonyms.fold("身份证丢失")
+    assert synonyms.fold("交暖气费") == synonyms.fold("交取暖费") == "交供暖费"
+    # the real map at work: an entry written with 公积金 answers a question asking about 住房公积金
+    index = KbIndex(SMALL, day=date(2026, 11, 26))
+    assert index.decide("住房公积金怎么取出来").hit.entry.key == "gjj-1"
+    bad = tmp_path / "synonyms.yml"
+    bad.write_text("synonyms:\n  社保卡: [医保卡]\n  医保: [医保卡]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="医保卡"):
+        Synonyms.from_file(bad)
