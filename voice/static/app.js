@@ -113,6 +113,7 @@ function openEvents() {
 }
 
 // ---- spoken call -----------------------------------------------------------------------------
+window.callEvents = [];  // what happened in calls, in order (for the page's tests and debugging)
 const call = { ws: null, ctx: null, stream: null, node: null, sources: [], playEnd: 0, audioText: "" };
 const talk = $("talk");
 
@@ -155,6 +156,7 @@ async function playWav(arrayBuffer) {
     }
   };
   src.start(at);
+  window.callEvents.push({ type: "playing", text: call.audioText });
   body.dataset.playing = "1";
   body.dataset.audioStarted = String(Number(body.dataset.audioStarted || 0) + 1);
 }
@@ -163,6 +165,7 @@ function onVoiceMessage(ev) {
   if (typeof ev.data !== "string") { playWav(ev.data); return; }
   let msg = null;
   try { msg = JSON.parse(ev.data); } catch (e) { return; }
+  window.callEvents.push({ type: msg.type, text: msg.text || msg.reason || "" });
   switch (msg.type) {
     case "started": setCallState("live"); notice("已接通，请讲话。"); break;
     case "partial": showPartial(msg.text); break;
@@ -216,8 +219,12 @@ async function startCall() {
     await call.ctx.resume();
     await startMicrophone();
   } catch (e) {
-    endCall(e.name === "NotAllowedError" ? "无法使用麦克风：请允许本页面使用麦克风（需要 https 或本机地址）。"
-      : (e.message && /[\u4e00-\u9fff]/.test(e.message) ? e.message : "无法使用麦克风：" + e.name));
+    const reasons = {
+      NotAllowedError: "无法使用麦克风：请允许本页面使用麦克风（需要 https 或本机地址）。",
+      NotFoundError: "未检测到麦克风，请连接麦克风后再试，或使用文字留言。",
+      NotReadableError: "麦克风正被其他程序占用，请关闭后再试。",
+    };
+    endCall(reasons[e.name] || (e.message && /[\u4e00-\u9fff]/.test(e.message) ? e.message : "无法使用麦克风，请使用文字留言。"));
     return;
   }
   const ws = new WebSocket(wsUrl("/ws/voice"));
