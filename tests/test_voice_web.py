@@ -129,6 +129,10 @@ async def test_push_from_outside_needs_the_token(page):
             assert resp.status == 403
         async with http.post(f"http://{addr}:{port}/internal/push?token={TOKEN}", json=body) as resp:
             assert resp.status == 202
+        # a reverse proxy on this machine relays outside requests: not trusted as local
+        async with http.post(f"http://127.0.0.1:{port}/internal/push", json=body,
+                             headers={"X-Forwarded-For": "203.0.113.9"}) as resp:
+            assert resp.status == 403
         assert (await ws.receive_json(timeout=5))["type"] == "hello"
         assert (await ws.receive_json(timeout=5))["messages"] == [{"text": "您好", "buttons": []}]
         await ws.close()
@@ -189,3 +193,19 @@ async def test_talk_without_a_speech_model_says_so_and_closes(page):
         assert msg["type"] == "error" and "文字" in msg["text"]
         assert (await ws.receive(timeout=5)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
         assert ws.close_code == 1013
+
+
+def test_make_run_starts_the_page_on_web_port(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from seat import services
+    from seat.settings import Settings
+
+    monkeypatch.setenv("WEB_PORT", "8123")
+    monkeypatch.setattr(services, "write_endpoints", lambda settings: tmp_path / "endpoints.yml")
+    settings = Settings(rasa_port=5999, rasa_auth_token="t")
+    names = [s.name for s in services.all_services(settings, Path("model.tar.gz"))]
+    assert names[-1] == "web" and {"rasa", "actions"} <= set(names)
+    web_svc = services.web_server(settings)
+    assert web_svc.argv[1:] == ["-m", "voice.web", "--port", "8123", "--rasa-url", "http://127.0.0.1:5999"]
+    assert web_svc.ready_url == "http://127.0.0.1:8123/health"

@@ -210,7 +210,9 @@ async def events_socket(request: web.Request) -> web.StreamResponse:
 
 
 def _push_allowed(request: web.Request) -> bool:
-    if request.remote in LOCAL_ADDRESSES:
+    """From this machine (and not relayed by a reverse proxy), or with the Rasa token."""
+    proxied = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
+    if request.remote in LOCAL_ADDRESSES and not proxied:
         return True
     token = request.app[CONFIG_KEY].push_token
     if not token:
