@@ -102,7 +102,7 @@ class EventHub:
 CONFIG_KEY = web.AppKey("config", WebConfig)
 HTTP_KEY = web.AppKey("http", aiohttp.ClientSession)
 HUB_KEY = web.AppKey("hub", EventHub)
-MODEL_KEY = web.AppKey("vosk_model", object)  # the shared vosk.Model, or None without voice
+MODEL_KEY = web.AppKey("vosk_model", asyncio.Task)  # loads the shared vosk.Model (None: no voice)
 VOICE_CALLS_KEY = web.AppKey("voice_calls", set)  # live web_voice.VoiceCall objects
 SESSION_FACTORY_KEY = web.AppKey("session_factory", Callable[..., Any])
 BUILD_GATE_KEY = web.AppKey("session_builds", asyncio.Semaphore)  # recognizers built at a time
@@ -110,7 +110,11 @@ RASA_KEY = web.AppKey("rasa_client", object)  # voice.rasa_client.RasaClient sha
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    return web.json_response({"error": message}, status=status, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
 
 
 def valid_sender(value: Any) -> bool:
@@ -144,7 +148,7 @@ async def health(request: web.Request) -> web.Response:
     app = request.app
     return web.json_response({
         "status": "ok",
-        "voice": app[MODEL_KEY] is not None,
+        "voice": app[MODEL_KEY].done() and app[MODEL_KEY].result() is not None,
         "voice_calls": len(app[VOICE_CALLS_KEY]),
         "pages": app[HUB_KEY].connected(),
     })
@@ -178,7 +182,7 @@ async def chat(request: web.Request) -> web.Response:
         log.warning("chat of %s: Rasa at %s unreachable: %s", sender, url, exc or type(exc).__name__)
         return _error(502, UNREACHABLE)
     messages = [m for m in map(_bot_message, replies if isinstance(replies, list) else []) if m]
-    return web.json_response({"messages": messages})
+    return web.json_response({"messages": messages}, dumps=_dumps)
 
 
 async def events_socket(request: web.Request) -> web.StreamResponse:
@@ -258,22 +262,37 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
             await rasa.close()
 
 
+async def _load_model(path: str) -> Any:
+    from voice import asr
+
+    if not path:
+        log.warning("talk button disabled: set %s to a Vosk model directory to enable speech", asr.MODEL_ENV)
+        return None
+    try:
+        model = await asyncio.to_thread(asr.load_model, path)
+    except asr.AsrError as exc:
+        log.error("talk button disabled: %s", exc)
+        return None
+    log.info("speech recognition ready: Vosk model %s", path)
+    return model
+
+
+async def speech_model(app: web.Application) -> Any:
+    """The shared Vosk model once loaded, or None when the page has no voice."""
+    return await asyncio.shield(app[MODEL_KEY])
+
+
 async def _speech_model(app: web.Application) -> AsyncIterator[None]:
-    """Load the shared Vosk model once (in a thread); without one the page offers chat only."""
+    """Load the shared Vosk model once, in a thread, while the page already serves chat."""
     from voice import asr
 
     config = app[CONFIG_KEY]
     path = os.environ.get(asr.MODEL_ENV, "").strip() if config.vosk_model is None else config.vosk_model
-    app[MODEL_KEY] = None
-    if path:
-        try:
-            app[MODEL_KEY] = await asyncio.to_thread(asr.load_model, path)
-            log.info("speech recognition ready: Vosk model %s", path)
-        except asr.AsrError as exc:
-            log.error("talk button disabled: %s", exc)
-    else:
-        log.warning("talk button disabled: set %s to a Vosk model directory to enable speech", asr.MODEL_ENV)
+    app[MODEL_KEY] = asyncio.create_task(_load_model(path))
     yield
+    if not app[MODEL_KEY].done():
+        app[MODEL_KEY].cancel()
+    await asyncio.gather(app[MODEL_KEY], return_exceptions=True)
 
 
 async def _close_calls(app: web.Application) -> AsyncIterator[None]:

@@ -66,6 +66,7 @@ class VoiceCall:
         self.sender = sender
         self.ws = ws
         self.session: Any = None
+        self.model: Any = None
         self.ended = asyncio.Event()
         self._send_lock = asyncio.Lock()
 
@@ -153,7 +154,8 @@ async def voice_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
     calls: set = app[page.VOICE_CALLS_KEY]
-    if app[page.MODEL_KEY] is None:
+    model = await page.speech_model(app)  # waits while the model is still loading at startup
+    if model is None:
         await ws.send_json({"type": "error", "text": "语音服务未开启，请使用文字留言。"})
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"speech recognition not configured")
         return ws
@@ -163,6 +165,7 @@ async def voice_socket(request: web.Request) -> web.StreamResponse:
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many calls")
         return ws
     call = VoiceCall(sender, ws)
+    call.model = model
     calls.add(call)  # counted from now on: the limit holds while sessions are being built
     # The call runs in a task of its own, shielded: aiohttp cancels the handler when the client
     # vanishes, and the call must still close its session and free its recognizer.
@@ -215,7 +218,7 @@ async def _build_session(request: web.Request, call: VoiceCall) -> Any:
             return None
         config = SessionConfig(rasa_url=app[page.CONFIG_KEY].rasa_url, sample_rate=SAMPLE_RATE)
         return await asyncio.to_thread(
-            app[page.SESSION_FACTORY_KEY], call.sender, config, call.on_event, model=app[page.MODEL_KEY],
+            app[page.SESSION_FACTORY_KEY], call.sender, config, call.on_event, model=call.model,
             rasa=app[page.RASA_KEY], extra_metadata={"channel": "voice"})
 
 
