@@ -253,3 +253,21 @@ async def test_two_hundred_sockets_opened_and_dropped_leak_nothing(voice_page, c
         assert (await ws.receive_json(timeout=30))["type"] == "started"
         await ws.close()
     await drained(app)
+
+
+async def test_calls_beyond_the_limit_are_refused_politely(model_dir):
+    rasa = RecordingRasa()
+    async with serving(rasa.app()) as rasa_server:
+        config = WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir, max_voice_calls=1)
+        app = create_app(config)
+        async with serving(app) as server, aiohttp.ClientSession() as http:
+            url = f"ws://127.0.0.1:{server.port}/ws/voice"
+            first = await http.ws_connect(f"{url}?sender={citizen()}")
+            assert (await first.receive_json(timeout=30))["type"] == "started"
+            second = await http.ws_connect(f"{url}?sender={citizen()}")
+            msg = await second.receive_json(timeout=10)
+            assert msg["type"] == "error" and "稍后再试" in msg["text"]
+            assert (await second.receive(timeout=10)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+            assert second.close_code == 1013
+            await first.close()
+            await drained(app)
