@@ -210,6 +210,8 @@ async def events_socket(request: web.Request) -> web.StreamResponse:
             break
     finally:
         hub.remove(sender, ws)
+        if not ws.closed:
+            await ws.close()  # also stops the heartbeat of a socket whose page vanished
     return ws
 
 
@@ -342,4 +344,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # run the importable module, not __main__: its AppKeys are the ones voice.web_voice uses
+    from voice import web as _web
+
+    _web.main()
