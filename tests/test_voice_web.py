@@ -1,13 +1,14 @@
 """The citizen page server: chat relay to Rasa, pushes into live pages, the events socket."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
-from tests.web_support import RecordingRasa, outside_address, serving
+from tests.web_support import RecordingRasa, open_and_drop, outside_address, serving
 from voice.web import WebConfig, create_app
 
 TOKEN = "push-token-for-tests"
@@ -209,3 +210,17 @@ def test_make_run_starts_the_page_on_web_port(monkeypatch, tmp_path):
     web_svc = services.web_server(settings)
     assert web_svc.argv[1:] == ["-m", "voice.web", "--port", "8123", "--rasa-url", "http://127.0.0.1:5999"]
     assert web_svc.ready_url == "http://127.0.0.1:8123/health"
+
+
+async def test_pages_that_vanish_leave_no_socket_behind(page):
+    base, _, port = page
+    for how in ("after_start", "none", "frame", "lying_length", "half_frame") * 4:
+        await open_and_drop(port, "/ws/events", how)
+    deadline = asyncio.get_running_loop().time() + 10
+    async with aiohttp.ClientSession() as http:
+        while True:  # explicit wait for the server to notice
+            async with http.get(f"{base}/health") as resp:
+                if (await resp.json())["pages"] == 0:
+                    break
+            assert asyncio.get_running_loop().time() < deadline, "events sockets left open"
+            await asyncio.sleep(0.05)

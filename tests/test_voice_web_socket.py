@@ -4,7 +4,6 @@ odd frames, huge frames, garbage, abrupt disconnects, 200 sockets dropped -> cle
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import logging
 import os
@@ -20,7 +19,7 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
-from tests.web_support import RecordingRasa, serving
+from tests.web_support import RecordingRasa, open_and_drop, serving
 from voice import asr
 from voice.web import VOICE_CALLS_KEY, WebConfig, create_app
 
@@ -194,41 +193,6 @@ async def test_bad_input_closes_the_call_cleanly(voice_page, send, code, logged,
     assert "closed: " in caplog.text  # the call's end is logged with its reason
 
 
-def _handshake(host: str, port: int, sender: str) -> tuple[bytes, str]:
-    key = base64.b64encode(os.urandom(16)).decode()
-    return (f"GET /ws/voice?sender={sender} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode(), key
-
-
-def _masked_binary(payload: bytes) -> bytes:
-    mask = os.urandom(4)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    assert len(payload) < 126
-    return bytes([0x82, 0x80 | len(payload)]) + mask + body
-
-
-async def _open_and_drop(port: int, how: str) -> None:
-    """A raw WebSocket opened, maybe fed a frame or a lying header, then cut without a close frame."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request, _ = _handshake("127.0.0.1", port, citizen())
-    writer.write(request)
-    await writer.drain()
-    status = await reader.readline()
-    assert b" 101 " in status, status
-    if how == "after_start":  # wait for the server's first frame: the call (and recognizer) exists
-        while (await reader.readline()) not in (b"\r\n", b""):
-            pass
-        assert await reader.read(1)
-    elif how == "frame":
-        writer.write(_masked_binary(bytes(100)))
-    elif how == "lying_length":  # 64-bit length of 1 TB, then nothing
-        writer.write(bytes([0x82, 0xFF]) + (1 << 40).to_bytes(8, "big") + os.urandom(4) + bytes(10))
-    elif how == "half_frame":
-        writer.write(_masked_binary(bytes(100))[:20])
-    await writer.drain()
-    writer.transport.abort()
-
-
 async def test_two_hundred_sockets_opened_and_dropped_leak_nothing(voice_page, caplog):
     caplog.set_level(logging.INFO, "voice.web")
     url, rasa, app = voice_page
@@ -242,7 +206,7 @@ async def test_two_hundred_sockets_opened_and_dropped_leak_nothing(voice_page, c
     threads = threading.active_count()
     ways = ["after_start", "none", "frame", "lying_length", "half_frame"]
     for wave_no in range(10):  # 10 waves of 20 concurrent sockets
-        await asyncio.gather(*(_open_and_drop(port, ways[(wave_no + i) % len(ways)]) for i in range(20)))
+        await asyncio.gather(*(open_and_drop(port, "/ws/voice", ways[(wave_no + i) % len(ways)]) for i in range(20)))
     await drained(app)
     assert caplog.text.count(" started (") >= 40  # 1 in 5 sockets got a call before dropping it
     assert "Traceback" not in caplog.text and "ERROR" not in caplog.text
