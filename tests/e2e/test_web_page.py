@@ -82,6 +82,14 @@ def launch(playwright, *extra: str):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra], timeout=TIMEOUT_MS)
 
 
+def user_events(stack, sender: str) -> list[dict]:
+    """The citizen's messages in the Rasa tracker of `sender` (text and metadata)."""
+    url = f"{stack.api_url}/conversations/{sender}/tracker?token={stack.token}"
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        tracker = json.load(resp)
+    return [e for e in tracker["events"] if e.get("event") == "user"]
+
+
 def bot_texts(page) -> list[str]:
     return page.locator("#chat-log .msg.bot").all_inner_texts()
 
@@ -107,6 +115,8 @@ def test_typed_message_gets_the_bots_answer(stack, web_url):
             answer = bot_texts(page)[len(greeting):]
             assert answer, "no answer shown"
             assert any("区" in t for t in answer), answer  # next the bot asks where it happens
+            said = [(e["text"], e["metadata"].get("channel")) for e in user_events(stack, sender)]
+            assert said == [("/greet", "web"), ("我要投诉，楼下工地每天半夜施工，吵得睡不着", "web")]
             # the same citizen id after a reload: the conversation continues
             page.reload()
             page.wait_for_selector("body[data-greeted='1']")
@@ -165,6 +175,17 @@ def test_spoken_call_shows_transcript_and_plays_the_reply(stack, web_url, korean
                 return f >= 0 && ev.slice(f).some((e) => e.type === "bot")
                     && ev.slice(f).some((e) => e.type === "playing");
             }""")
+            events = page.evaluate("window.callEvents")
+            final = next(e for e in events if e["type"] == "final" and e["text"])
+            sender = page.evaluate("document.body.dataset.sender")
+            spoken = [e for e in user_events(stack, sender) if e["metadata"].get("channel") == "voice"]
+            assert [e["text"] for e in spoken][:2] == ["/greet", final["text"]]
+            assert spoken[1]["metadata"]["call_id"] == sender
+            t = {k: next(e["t"] for e in events if e["type"] == k) for k in ("click", "started", "playing")}
+            reply = next(e["t"] for e in events if e["type"] == "playing" and e["t"] > final["t"])
+            print(f"\nweb call: click->started {t['started'] - t['click']:.0f} ms, "
+                  f"click->greeting audio {t['playing'] - t['click']:.0f} ms, "
+                  f"final transcript->reply audio {reply - final['t']:.0f} ms, mic rate {events and page.evaluate('document.body.dataset.micRate')}")
             assert page.evaluate("Number(document.body.dataset.micRate)") > 0
             page.click("#talk")  # hang up
             page.wait_for_selector("body[data-call='idle']")

@@ -172,7 +172,7 @@ function playWav(arrayBuffer) {
       reportPlayed();
     };
     src.start(at);
-    window.callEvents.push({ type: "playing", text });
+    window.callEvents.push({ type: "playing", text, t: performance.now() });
     body.dataset.playing = "1";
     body.dataset.audioStarted = String(Number(body.dataset.audioStarted || 0) + 1);
   });
@@ -182,7 +182,7 @@ function onVoiceMessage(ev) {
   if (typeof ev.data !== "string") { playWav(ev.data); return; }
   let msg = null;
   try { msg = JSON.parse(ev.data); } catch (e) { return; }
-  window.callEvents.push({ type: msg.type, text: msg.text || msg.reason || "" });
+  window.callEvents.push({ type: msg.type, text: msg.text || msg.reason || "", t: performance.now() });
   switch (msg.type) {
     case "started": setCallState("live"); notice("已接通，请讲话。"); break;
     case "partial": showPartial(msg.text); break;
@@ -254,7 +254,10 @@ async function startCall() {
 }
 
 talk.addEventListener("click", () => {
-  if (talk.dataset.state === "idle") startCall();
+  if (talk.dataset.state === "idle") {
+    window.callEvents.push({ type: "click", text: "", t: performance.now() });
+    startCall();
+  }
   else endCall("通话已结束。");
 });
 
