@@ -13,6 +13,7 @@ import asyncio
 import io
 import json
 import logging
+import time
 import wave
 from typing import Any
 
@@ -181,11 +182,13 @@ async def _serve_call(request: web.Request, call: VoiceCall) -> None:
     outcome = "caller_hangup"
     greeting: asyncio.Task | None = None
     try:
+        began = time.monotonic()
         call.session = await _build_session(request, call)
         if call.session is None:
             outcome = "gone before setup"
             return
-        log.info("voice call %s started (%d live)", call.sender, len(app[page.VOICE_CALLS_KEY]))
+        log.info("voice call %s started (%d live; set up in %.0f ms)", call.sender,
+                 len(app[page.VOICE_CALLS_KEY]), (time.monotonic() - began) * 1000)
         greeting = asyncio.create_task(call.session.start())  # audio keeps flowing (barge-in) meanwhile
         outcome = await call.run()
     except ConnectionError as exc:

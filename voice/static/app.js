@@ -214,6 +214,7 @@ async function startMicrophone() {
   };
   source.connect(call.node);
   body.dataset.micRate = String(call.ctx.sampleRate);
+  window.callEvents.push({ type: "mic", text: "", t: performance.now() });
 }
 
 function endCall(text) {
@@ -248,6 +249,7 @@ async function startCall() {
   ws.binaryType = "arraybuffer";
   call.ws = ws;
   ws.onmessage = onVoiceMessage;
+  ws.onopen = () => window.callEvents.push({ type: "open", text: "", t: performance.now() });
   ws.onclose = (ev) => {
     if (call.ws === ws) endCall(ev.code === 1000 || ev.code === 1005 ? "通话已结束。" : "通话已断开。");
   };
