@@ -195,7 +195,7 @@ function onVoiceMessage(ev) {
     case "stop": stopPlayback(); break;
     case "handoff": notice("正在为您转接人工客服，请稍候。"); break;
     case "ended": notice("通话已结束。"); break;
-    case "error": notice(msg.text || "语音服务暂不可用。"); break;
+    case "error": call.error = msg.text || "语音服务暂不可用。"; notice(call.error); break;
   }
 }
 
@@ -206,7 +206,10 @@ async function startMicrophone() {
   call.stream = await navigator.mediaDevices.getUserMedia({
     audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
   });
-  await call.ctx.audioWorklet.addModule("/static/capture-worklet.js");
+  if (!call.workletLoaded) {  // once per AudioContext: the processor name can be registered once
+    await call.ctx.audioWorklet.addModule("/static/capture-worklet.js");
+    call.workletLoaded = true;
+  }
   const source = call.ctx.createMediaStreamSource(call.stream);
   call.node = new AudioWorkletNode(call.ctx, "pcm-capture", { numberOfInputs: 1, numberOfOutputs: 0 });
   call.node.port.onmessage = (e) => {
@@ -250,8 +253,9 @@ async function startCall() {
   call.ws = ws;
   ws.onmessage = onVoiceMessage;
   ws.onopen = () => window.callEvents.push({ type: "open", text: "", t: performance.now() });
+  call.error = "";
   ws.onclose = (ev) => {
-    if (call.ws === ws) endCall(ev.code === 1000 || ev.code === 1005 ? "通话已结束。" : "通话已断开。");
+    if (call.ws === ws) endCall(call.error || (ev.code === 1000 || ev.code === 1005 ? "通话已结束。" : "通话已断开。"));
   };
 }
 
