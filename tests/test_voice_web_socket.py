@@ -235,3 +235,26 @@ async def test_calls_beyond_the_limit_are_refused_politely(model_dir):
             assert second.close_code == 1013
             await first.close()
             await drained(app)
+
+
+async def test_server_shutdown_ends_live_calls_and_frees_recognizers(model_dir, caplog):
+    caplog.set_level(logging.INFO, "voice.web")
+    rasa = RecordingRasa()
+    async with serving(rasa.app()) as rasa_server, aiohttp.ClientSession() as http:
+        app = create_app(WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir))
+        async with serving(app) as server:
+            url = f"ws://127.0.0.1:{server.port}/ws/voice"
+            calls = [await http.ws_connect(f"{url}?sender={citizen()}") for _ in range(3)]
+            for ws in calls:
+                assert (await ws.receive_json(timeout=30))["type"] == "started"
+            assert asr.live_recognizers() == BASELINE[0] + 3
+        # the server is gone: every page learns the call ended, nothing is left running
+        for ws in calls:
+            try:
+                while (await ws.receive(timeout=30)).type not in (WSMsgType.CLOSE, WSMsgType.CLOSED):
+                    pass
+            except ConnectionResetError:  # the client answering a last ping on a closed socket
+                pass
+        assert not app[VOICE_CALLS_KEY]
+        assert asr.live_recognizers() == BASELINE[0]
+    assert caplog.text.count("closed: server_shutdown") == 3

@@ -297,12 +297,11 @@ async def _speech_model(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(app[MODEL_KEY], return_exceptions=True)
 
 
-async def _close_calls(app: web.Application) -> AsyncIterator[None]:
-    yield
-    for call in list(app[VOICE_CALLS_KEY]):
-        await call.shutdown("server_shutdown")
-    for ws in app[HUB_KEY].sockets():
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+async def _close_calls(app: web.Application) -> None:
+    """On shutdown, before connections are cut: end live calls (sessions closed, pages told)."""
+    await asyncio.gather(*(call.shutdown("server_shutdown") for call in list(app[VOICE_CALLS_KEY])))
+    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+                           for ws in app[HUB_KEY].sockets()))
 
 
 def create_app(config: WebConfig | None = None, session_factory: Callable[..., Any] | None = None) -> web.Application:
@@ -317,7 +316,8 @@ def create_app(config: WebConfig | None = None, session_factory: Callable[..., A
     if session_factory is None:
         from voice.session import CallSession as session_factory  # noqa: N813
     app[SESSION_FACTORY_KEY] = session_factory
-    app.cleanup_ctx.extend([_http_client, _speech_model, _close_calls])
+    app.cleanup_ctx.extend([_http_client, _speech_model])
+    app.on_shutdown.append(_close_calls)
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
     app.router.add_post("/api/chat", chat)

@@ -204,7 +204,8 @@ async def _serve_call(request: web.Request, call: VoiceCall) -> None:
             await _end_session(call, greeting, outcome)
         if not ws.closed:
             await ws.close()  # also stops the socket's heartbeat
-        log.info("voice call %s closed: %s", call.sender, outcome)
+        ended = call.session.ended if call.session is not None else None
+        log.info("voice call %s closed: %s", call.sender, ended if ended and outcome == "ended" else outcome)
 
 
 async def _build_session(request: web.Request, call: VoiceCall) -> Any:
