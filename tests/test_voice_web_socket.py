@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -258,3 +257,23 @@ async def test_server_shutdown_ends_live_calls_and_frees_recognizers(model_dir, 
         assert not app[VOICE_CALLS_KEY]
         assert asr.live_recognizers() == BASELINE[0]
     assert caplog.text.count("closed: server_shutdown") == 3
+
+
+async def test_text_typed_during_a_call_is_answered_in_speech(voice_page):
+    url, rasa, app = voice_page
+    sender = citizen()
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(f"{url}?sender={sender}")
+        assert (await ws.receive_json(timeout=30))["type"] == "started"
+        await ws.send_json({"type": "text", "text": "我要投诉"})
+        seen: list[dict] = []
+        while not any(e["type"] == "audio" and e["text"] == "收到：我要投诉" for e in seen):
+            msg = await ws.receive(timeout=30)
+            if msg.type == WSMsgType.TEXT:
+                seen.append(msg.json())
+        assert {"type": "bot", "text": "收到：我要投诉"} in seen
+        await ws.close()
+    typed = [b for b in rasa.received if b["message"] == "我要投诉"]
+    assert len(typed) == 1 and typed[0]["sender"] == sender
+    assert typed[0]["metadata"]["channel"] == "voice" and typed[0]["metadata"]["input"] == "text"
+    await drained(app)

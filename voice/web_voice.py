@@ -2,7 +2,8 @@
 
 Browser → server: binary frames of 16 kHz signed 16-bit little-endian mono PCM (any even
 length up to ``MAX_FRAME_BYTES``), and JSON text messages ``{"type": "played"}`` (the bot's
-speech finished playing), ``{"type": "dtmf", "digit": "5"}``, ``{"type": "hangup"}``.
+speech finished playing), ``{"type": "dtmf", "digit": "5"}``, ``{"type": "text", "text": "..."}``
+(typed during the call) and ``{"type": "hangup"}``.
 Server → browser: JSON events ``started``, ``partial``, ``final``, ``bot``, ``audio`` (a header
 announcing the next binary frame: a WAV of the bot's speech), ``stop`` (barge-in: stop playing),
 ``handoff``, ``ended``, ``error``. Bad input is logged and ends the call with a close code.
@@ -28,6 +29,7 @@ log = logging.getLogger("voice.web")
 SAMPLE_RATE = 16000
 MAX_FRAME_BYTES = SAMPLE_RATE * 2  # one second of audio per message at most
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
+MAX_TEXT_CHARS = 2000
 
 
 def wav_bytes(pcm: bytes, sample_rate: int) -> bytes:
@@ -70,6 +72,7 @@ class VoiceCall:
         self.model: Any = None
         self.ended = asyncio.Event()
         self._send_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
 
     async def on_event(self, event: Event) -> None:
         """The session's event callback: JSON (and WAV) to the page; the socket closes at the end."""
@@ -109,6 +112,11 @@ class VoiceCall:
             self.session.playback_finished()
         elif kind == "dtmf" and msg.get("digit") in DTMF_DIGITS:
             await self.session.feed_dtmf(msg["digit"])
+        elif kind == "text" and isinstance(msg.get("text"), str) and 0 < len(msg["text"]) <= MAX_TEXT_CHARS:
+            # typed during the call: same conversation, answered in speech; runs beside the audio
+            task = asyncio.ensure_future(self.session.send_text(msg["text"]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         elif kind == "hangup":
             await self.ws.close()
         elif kind == "ping":
@@ -227,13 +235,13 @@ async def _build_session(request: web.Request, call: VoiceCall) -> Any:
 
 
 async def _end_session(call: VoiceCall, greeting: asyncio.Task | None, outcome: str) -> None:
-    """Stop the greeting and close the session (frees the recognizer)."""
-    if greeting is not None:
-        if not greeting.done():
-            greeting.cancel()
-        results = await asyncio.gather(greeting, return_exceptions=True)
-        if isinstance(results[0], Exception):
-            log.error("voice call %s: greeting failed: %r", call.sender, results[0])
+    """Stop the greeting and typed turns, and close the session (frees the recognizer)."""
+    pending = [t for t in [greeting, *call._tasks] if t is not None]
+    for task in pending:
+        task.cancel()
+    for result in await asyncio.gather(*pending, return_exceptions=True):
+        if isinstance(result, Exception):
+            log.error("voice call %s: a turn failed: %r", call.sender, result)
     reason = {"bad_audio": "error", "bad_message": "error", "bad_frame": "error",
               "ended": "caller_hangup", "disconnected": "caller_hangup"}.get(outcome, outcome)
     await call.session.close(reason)

@@ -86,7 +86,12 @@ $("chat-form").addEventListener("submit", (ev) => {
   const text = input.value.trim();
   if (!text) return;
   input.value = "";
-  send(text);
+  if (call.ws && call.ws.readyState === WebSocket.OPEN && talk.dataset.state === "live") {
+    addMessage("user", text);  // during a call the bot answers in speech too
+    call.ws.send(JSON.stringify({ type: "text", text }));
+  } else {
+    send(text);
+  }
 });
 
 // ---- events socket: messages other services push into this chat ------------------------------
