@@ -102,6 +102,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     os.chdir(REPO_ROOT)
     if args.service == "actions":
         svc = services.action_server(settings)
+    elif args.service == "voice":
+        svc = services.voice_gateway(settings)
+        os.environ.update(svc.env)
     elif args.service == "web":
         svc = services.web_server(settings)
     else:
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     rates.add_argument("--by", choices=["day", "month"], default="day")
     kb.set_defaults(func=cmd_kb)
     serve = sub.add_parser("serve", help=cmd_serve.__doc__)
-    serve.add_argument("service", choices=["rasa", "actions", "web"])
+    serve.add_argument("service", choices=["rasa", "actions", "voice", "web"])
     serve.set_defaults(func=cmd_serve)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

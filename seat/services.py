@@ -70,6 +70,22 @@ def rasa_server(settings: Settings, model: Path, endpoints: Path | None = None) 
     )
 
 
+def voice_gateway(settings: Settings) -> Service:
+    """The phone side: Asterisk AudioSocket on AUDIOSOCKET_PORT (9092), control API on VOICE_CONTROL_PORT (9093)."""
+    import os
+
+    audiosocket_port = os.environ.get("AUDIOSOCKET_PORT", "9092")
+    control_port = os.environ.get("VOICE_CONTROL_PORT", "9093")
+    return Service(
+        name="voice",
+        argv=[sys.executable, "-m", "voice.gateway"],
+        ready_url=f"http://127.0.0.1:{control_port}/health",
+        listens=(f"AudioSocket on port {audiosocket_port} (Asterisk: AudioSocket(uuid,host:{audiosocket_port})); "
+                 f"control API http://localhost:{control_port}/calls/{{uuid}}"),
+        env={"RASA_PORT": str(settings.rasa_port), "DATABASE_URL": settings.database_url},
+    )
+
+
 def web_port() -> int:
     """WEB_PORT of the citizen web page (default 8000)."""
     return int(os.environ.get("WEB_PORT", "8000"))
@@ -89,4 +105,4 @@ def web_server(settings: Settings) -> Service:
 
 def all_services(settings: Settings, model: Path) -> list[Service]:
     """Every service `make run` starts, in start order."""
-    return [action_server(settings), rasa_server(settings, model), web_server(settings)]
+    return [action_server(settings), rasa_server(settings, model), voice_gateway(settings), web_server(settings)]

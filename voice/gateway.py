@@ -152,6 +152,19 @@ class VoiceGateway:
                 break
         return done
 
+    async def warm_dialogue(self, attempts: int = 60) -> bool:
+        """One throwaway conversation, so the first caller does not wait for Rasa's first prediction."""
+        import uuid
+
+        for _ in range(attempts):
+            try:
+                await self.rasa.send(f"warmup-{uuid.uuid4().hex[:12]}", "/greet", {"channel": "voice", "warmup": True})
+                return True
+            except Exception:  # Rasa may still be starting
+                await asyncio.sleep(5)
+        log.warning("the dialogue did not answer the warm-up message")
+        return False
+
     async def handle_call(self, call: Call) -> None:
         call_id = str(call.call_id)
         record = self.registry.get(call_id)
@@ -269,11 +282,17 @@ async def serve(config: GatewayConfig) -> None:
     """Run the gateway until SIGINT/SIGTERM."""
     model = await asyncio.get_running_loop().run_in_executor(None, load_asr_model)
     gateway = VoiceGateway(config, model=model)
-    await gateway.start()
+    try:
+        await gateway.start()
+    except OSError as exc:
+        log.error("voice gateway cannot listen (%s): is the port taken? Set AUDIOSOCKET_PORT / "
+                  "VOICE_CONTROL_PORT", exc)
+        await gateway.stop()
+        raise SystemExit(1) from None
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    warm = asyncio.create_task(gateway.warm_up(_domain_prompts()))
+    warm = asyncio.gather(gateway.warm_up(_domain_prompts()), gateway.warm_dialogue())
     await stop.wait()
     warm.cancel()
     log.info("voice gateway stopping (%d calls open)", len(gateway.sessions))

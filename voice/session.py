@@ -92,6 +92,7 @@ class CallSession:
         self.last_bot_text = ""
         self.ended: Optional[str] = None  # the end reason once closed
         self.transcripts: list[str] = []  # final transcripts sent to the dialogue
+        self.bot_texts: list[str] = []  # everything the bot said, in order
 
     # ---- transport API ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -273,8 +274,11 @@ class CallSession:
             self._silence.activity()
             if source != "start":
                 self._silence.answered()
+            started = time.perf_counter()
             try:
                 reply = await self._rasa.send(self.call_id, text, self._metadata(source))
+                log.debug("call %s: dialogue answered %s input in %.0f ms", self.call_id, source,
+                          (time.perf_counter() - started) * 1000)
             except RasaError as exc:
                 log.error("call %s: dialogue unavailable (%s); handing over to a person", self.call_id, exc)
                 await self._speak([prompts.DIALOGUE_DOWN])
@@ -306,10 +310,14 @@ class CallSession:
             if self.ended:
                 return
             await self._emit(BotText(text))
+            self.bot_texts.append(text)
             if remember:
                 self.last_bot_text = text
+            started = time.perf_counter()
             try:
                 pcm = await self._tts(text, self.config.sample_rate)
+                log.debug("call %s: speech for %d characters in %.0f ms", self.call_id, len(text),
+                          (time.perf_counter() - started) * 1000)
             except Exception:
                 log.exception("call %s: speech synthesis failed; text only", self.call_id)
                 continue
