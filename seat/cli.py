@@ -105,6 +105,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     elif args.service == "voice":
         svc = services.voice_gateway(settings)
         os.environ.update(svc.env)
+    elif args.service == "web":
+        svc = services.web_server(settings)
     else:
         svc = services.rasa_server(settings, ensure_model())
     os.execv(svc.argv[0], list(svc.argv))
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     rates.add_argument("--by", choices=["day", "month"], default="day")
     kb.set_defaults(func=cmd_kb)
     serve = sub.add_parser("serve", help=cmd_serve.__doc__)
-    serve.add_argument("service", choices=["rasa", "actions", "voice"])
+    serve.add_argument("service", choices=["rasa", "actions", "voice", "web"])
     serve.set_defaults(func=cmd_serve)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,6 +1,7 @@
 """The processes that make up the seat, as the launcher starts them."""
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -85,6 +86,23 @@ def voice_gateway(settings: Settings) -> Service:
     )
 
 
+def web_port() -> int:
+    """WEB_PORT of the citizen web page (default 8000)."""
+    return int(os.environ.get("WEB_PORT", "8000"))
+
+
+def web_server(settings: Settings) -> Service:
+    """The citizen web page (text chat and talk button), voice/web.py."""
+    port = web_port()
+    return Service(
+        name="web",
+        argv=[sys.executable, "-m", "voice.web", "--port", str(port),
+              "--rasa-url", f"http://127.0.0.1:{settings.rasa_port}"],
+        ready_url=f"http://127.0.0.1:{port}/health",
+        listens=f"http://localhost:{port}/ (citizen page: chat and talk button)",
+    )
+
+
 def all_services(settings: Settings, model: Path) -> list[Service]:
     """Every service `make run` starts, in start order."""
-    return [action_server(settings), rasa_server(settings, model), voice_gateway(settings)]
+    return [action_server(settings), rasa_server(settings, model), voice_gateway(settings), web_server(settings)]
