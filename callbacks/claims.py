@@ -46,12 +46,14 @@ def _due(now: datetime):
     return and_(attempts.c.outcome.is_(None), attempts.c.scheduled_at <= now, free, not_waiting)
 
 
-def claim_next(engine: Engine, worker: str, now: datetime, policy: SurveyPolicy) -> Optional[Claim]:
-    """Take the most overdue try, or None when nothing is due."""
+def claim_next(engine: Engine, worker: str, now: datetime, policy: SurveyPolicy,
+               channels: tuple[str, ...] = ("voice", "chat")) -> Optional[Claim]:
+    """Take the most overdue try on one of `channels`, or None when nothing is due."""
+    due = and_(_due(now), attempts.c.channel.in_(channels))
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             row = conn.execute(
-                select(attempts.c.id, attempts.c.started_at).where(_due(now))
+                select(attempts.c.id, attempts.c.started_at).where(due)
                 .order_by(attempts.c.scheduled_at, attempts.c.id).limit(1)
                 .with_for_update(skip_locked=True)
             ).first()
@@ -60,11 +62,11 @@ def claim_next(engine: Engine, worker: str, now: datetime, policy: SurveyPolicy)
             conn.execute(update(attempts).where(attempts.c.id == row.id)
                          .values(claimed_by=worker, lease_until=now + policy.lease))
         else:
-            candidate = select(attempts.c.id).where(_due(now)).order_by(attempts.c.scheduled_at, attempts.c.id).limit(1)
+            candidate = select(attempts.c.id).where(due).order_by(attempts.c.scheduled_at, attempts.c.id).limit(1)
             row = conn.execute(select(attempts.c.id, attempts.c.started_at).where(attempts.c.id == candidate.scalar_subquery())).first()
             if row is None:
                 return None
-            taken = conn.execute(update(attempts).where(attempts.c.id == row.id, _due(now))
+            taken = conn.execute(update(attempts).where(attempts.c.id == row.id, due)
                                  .values(claimed_by=worker, lease_until=now + policy.lease))
             if taken.rowcount != 1:
                 return None

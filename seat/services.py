@@ -69,6 +69,15 @@ def rasa_server(settings: Settings, model: Path, endpoints: Path | None = None) 
     )
 
 
+def callback_worker(settings: Settings) -> Service:
+    """The satisfaction callback workers (scheduling, calls, chat surveys; see callbacks/)."""
+    return Service(
+        name="callbacks",
+        argv=[sys.executable, "-m", "seat", "callbacks", "serve"],
+        listens="no port (outbound calls and chat surveys after closure)",
+    )
+
+
 def all_services(settings: Settings, model: Path) -> list[Service]:
     """Every service `make run` starts, in start order."""
-    return [action_server(settings), rasa_server(settings, model)]
+    return [action_server(settings), rasa_server(settings, model), callback_worker(settings)]
