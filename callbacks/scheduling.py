@@ -104,6 +104,8 @@ def schedule_closed(engine: Engine, policy: SurveyPolicy, now: datetime, batch: 
 
 def _insert_ignoring_duplicates(conn: Connection, values: list[dict]) -> None:
     """Insert rows; a row another scheduler inserted first (same ticket and attempt) is left alone."""
+    keys = ("ticket_id", "attempt", "channel", "scheduled_at", "ended_at", "outcome", "note", "counted", "created_at")
+    values = [{k: v.get(k) for k in keys} for v in values]  # a multi-row VALUES needs the same columns in each
     name = conn.dialect.name
     if name in ("postgresql", "sqlite"):
         from seat.store.models import dialect_insert
