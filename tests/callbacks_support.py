@@ -68,3 +68,32 @@ def result_of(engine: Engine, ticket_no: str):
 
 def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc)
+
+
+def always_open_env(now: datetime) -> dict[str, str]:
+    """Policy settings under which a call may start right now (the real clock), whatever the day."""
+    today = now.astimezone(BEIJING).date()
+    days = ",".join(str(today + timedelta(days=k)) for k in (-1, 0, 1))
+    return {"CALLBACK_WINDOW_START": "00:00", "CALLBACK_WINDOW_END": "23:59:59", "CALLBACK_EXTRA_WORKDAYS": days,
+            "CALLBACK_DELAY_MINUTES": "0"}
+
+
+def hanging_worker_main() -> None:
+    """A worker process whose call never ends (it gets killed mid-call by the test). Prints 'calling <attempt>'."""
+    import asyncio
+    import os
+    import sys
+
+    from callbacks.policy import SurveyPolicy
+    from callbacks.worker import CallbackWorker
+    from seat.db import create_engine
+
+    class HangingDialer:
+        async def call(self, request):
+            print(f"calling {request.attempt_id}", flush=True)
+            await asyncio.Event().wait()
+
+    engine = create_engine(os.environ["DATABASE_URL"])
+    worker = CallbackWorker(engine, HangingDialer(), SurveyPolicy.from_env(), worker_id="doomed")
+    print(asyncio.run(worker.run_once()), flush=True)
+    sys.exit(1)
