@@ -59,7 +59,7 @@ def _dialer(session, settings: Settings):
     """From CALLBACK_DIALER: 'ari' (needs ARI_URL, ARI_USER, ARI_PASSWORD), 'simulated' (demo callee that keys
     1 to every question), or none (default: voice tries wait, chat surveys still run)."""
     kind = os.environ.get("CALLBACK_DIALER", "").strip().lower()
-    gateway = os.environ.get("VOICE_GATEWAY_URL", "http://127.0.0.1:8090")
+    gateway = os.environ.get("VOICE_GATEWAY_URL") or f"http://127.0.0.1:{os.environ.get('VOICE_CONTROL_PORT', '9093')}"
     if kind == "ari":
         from callbacks.dialers import AriConfig, AriDialer
 
@@ -91,6 +91,8 @@ async def serve(settings: Settings, policy) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     count = int(os.environ.get("CALLBACK_WORKERS", "2"))
+    if engine.dialect.name == "sqlite":  # no SKIP LOCKED: one worker (its claims are atomic UPDATEs)
+        count = 1
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         chat = ChatDelivery(ChatConfig(rasa_url=f"http://127.0.0.1:{settings.rasa_port}",
                                        rasa_token=rasa_auth_token(settings),
