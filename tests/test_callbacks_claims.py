@@ -112,3 +112,28 @@ def test_a_survey_completed_before_the_worker_died_is_not_called_again(clean_db,
     _drain(database_url, clock, "rescuer", calls)
     assert calls == []
     assert [(a.attempt, a.outcome) for a in attempts_of(clean_db, no)] == [(1, "answered")]
+
+
+def test_make_run_starts_the_callback_service_and_it_schedules_closed_tickets(clean_db, database_url) -> None:
+    import time
+    from pathlib import Path
+
+    from seat.services import all_services
+    from seat.settings import Settings
+
+    [svc] = [s for s in all_services(Settings(), Path("model.tar.gz")) if s.name == "callbacks"]
+    assert list(svc.argv[1:]) == ["-m", "seat", "callbacks", "serve"]
+    no = closed_ticket(clean_db, utcnow() - timedelta(hours=1))
+    env = {**os.environ, "DATABASE_URL": database_url, "CALLBACK_POLL_SECONDS": "1", "RASA_AUTH_TOKEN": "t"}
+    proc = subprocess.Popen(list(svc.argv), cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not attempts_of(clean_db, no) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert [a.attempt for a in attempts_of(clean_db, no)] == [1]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "2 workers, dialer none" in out
