@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     report.add_argument("--month", required=True, help="e.g. 2026-10")
     report.add_argument("--out", type=Path, default=REPO_ROOT / "reports", help="directory for CSV and PNG files")
     report.add_argument("--weight", type=float, default=None, help="weight of 基本满意 (default 0.8)")
+    opt = sub.add_parser("opt-out", help="never call this phone number back")
+    opt.add_argument("phone")
     sub.add_parser("schedule", help="one scheduling pass: closed tickets without a survey get their first try")
     sub.add_parser("serve", help="run the callback workers (what `seat serve callbacks` starts)")
 
@@ -32,6 +34,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(serve(settings, policy))
     engine = create_engine(settings.database_url)
     try:
+        if args.callbacks_command == "opt-out":
+            from callbacks.scheduling import opt_out
+            from seat.store.models import utcnow
+            from seat.store.numbering import mask_phone
+
+            opt_out(engine, args.phone, utcnow())
+            print(f"callbacks: {mask_phone(args.phone)} will not be called back")
+            return 0
         if args.callbacks_command == "schedule":
             from callbacks.scheduling import schedule_closed
             from seat.store.models import utcnow

@@ -113,3 +113,16 @@ def request_reopen(engine: Engine, attempt_id: int, reason: str, now: datetime) 
         conn.execute(ticket_events.insert().values(
             ticket_id=row.id, actor="survey", from_status=row.status, to_status=row.status,
             note=f"{REOPEN_NOTE}: {reason}", assigned_unit=row.assigned_unit, created_at=now))
+
+
+def opt_out_citizen(engine: Engine, attempt_id: int, now: datetime) -> bool:
+    """The citizen refused the survey: their phone joins the opt-out list (no future callbacks)."""
+    from callbacks.scheduling import opt_out
+
+    with engine.connect() as conn:
+        phone = conn.execute(select(tickets.c.phone).join(attempts, attempts.c.ticket_id == tickets.c.id)
+                             .where(attempts.c.id == attempt_id)).scalar_one_or_none()
+    if not phone:
+        return False
+    opt_out(engine, phone, now)
+    return True

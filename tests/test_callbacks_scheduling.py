@@ -188,3 +188,19 @@ def test_exactly_one_completed_survey_per_ticket(clean_db, first) -> None:
     assert complete(clean_db, claim.attempt_id, answers, clock.now) is True
     assert complete(clean_db, claim.attempt_id, {**answers, "survey_satisfaction": "unsatisfied"}, clock.now) is False
     assert result_of(clean_db, no).satisfaction == "satisfied"
+
+
+def test_a_refusal_puts_the_phone_on_the_opt_out_list(clean_db) -> None:
+    from callbacks.claims import claim_next, mark_started
+    from callbacks.surveys import opt_out_citizen
+
+    clock = StepClock(as_utc(local(2026, 11, 26, 13, 0)))
+    first = closed_ticket(clean_db, clock.now - timedelta(hours=3), phone="13655556666")
+    schedule_closed(clean_db, POLICY, clock.now)
+    claim = claim_next(clean_db, "w", clock.now, POLICY)
+    mark_started(clean_db, claim, "w", clock.now, "call-1")
+    assert opt_out_citizen(clean_db, claim.attempt_id, clock.now)
+    later = closed_ticket(clean_db, clock.advance(days=1), phone="136 5555 6666")
+    schedule_closed(clean_db, POLICY, clock.now)
+    assert [(a.outcome, a.note) for a in attempts_of(clean_db, later)] == [("skipped", "citizen opted out")]
+    assert attempts_of(clean_db, first)[0].outcome is None  # the refused try itself is settled by its worker

@@ -154,6 +154,8 @@ def _record(attempt_id: int, outcome: str, answers: Dict[str, Any], channel: str
             surveys.request_reopen(engine, attempt_id, answers.get("survey_reason") or survey.NO_REASON, now)
             goodbye = "reopen"
         outcome = "answered"
+    elif outcome == "refused":
+        surveys.opt_out_citizen(engine, attempt_id, now)
     if channel == "chat":  # no worker waits for a chat survey: the try ends here
         finish_attempt(engine, attempt_id, outcome, SurveyPolicy.from_env(), now,
                        note=None if outcome == "answered" else "said in the chat survey")
