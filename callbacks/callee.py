@@ -50,7 +50,8 @@ class SimulatedCalleeDialer:
         record = CalleeLog()
         self.logs.append(record)
         try:
-            writer.write(encode(CallId(uuid.UUID(request.call_id))))
+            # as Asterisk: the UUID first, then audio (one silent 8 kHz frame tells the gateway the rate)
+            writer.write(encode(CallId(uuid.UUID(request.call_id))) + encode(Audio(bytes(320), 8000)))
             await writer.drain()
             await asyncio.wait_for(self._converse(reader, writer, record), self.max_call_s)
         except asyncio.TimeoutError:
