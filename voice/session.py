@@ -46,6 +46,7 @@ class SessionConfig:
     inband_dtmf: bool = True  # Goertzel detection of key tones in the audio
     tick_interval_s: float = 0.2  # internal timer tick; 0 = the owner calls tick()
     end_grace_s: float = 30.0  # longest wait for the last playback before ending anyway
+    max_utterance_s: float = 20.0  # an utterance is cut (and sent) after this long: endless audio
 
 
 async def default_tts(text: str, sample_rate: int) -> bytes:
@@ -82,6 +83,7 @@ class CallSession:
         self._asr_buf = bytearray()
         self._asr_chunk = max(2, config.sample_rate * config.asr_chunk_ms // 1000 * 2)
         self._loud_ms = 0.0
+        self._utterance_ms = 0.0
         self._pending_audio = 0  # BotAudio events not yet reported played
         self._ending: Optional[str] = None
         self._ending_deadline = 0.0
@@ -246,8 +248,15 @@ class CallSession:
         if isinstance(event, Partial):
             self._silence.activity()
             await self._emit(PartialTranscript(event.text))
-        if not self._endpointer.feed(chunk, event):
+        ended = self._endpointer.feed(chunk, event)
+        if self._endpointer.heard_speech:
+            self._utterance_ms += len(chunk) / 2 / self.config.sample_rate * 1000.0
+        if not ended and self._utterance_ms >= self.config.max_utterance_s * 1000.0:
+            log.info("call %s: utterance longer than %g s, cutting it", self.call_id, self.config.max_utterance_s)
+            ended, event = True, None
+        if not ended:
             return
+        self._utterance_ms = 0.0
         text = event.text if isinstance(event, Final) else (await self._recognizer.finish()).text
         self._endpointer.reset()
         text = repair(text)
