@@ -1,9 +1,10 @@
 """A simulated citizen for demos and tests: "answers" a survey call by connecting to the voice gateway over
-AudioSocket — as Asterisk would after the callee picked up — and keys one DTMF digit per question.
+AudioSocket — as Asterisk would once the callee picked up — with voice/phone_sim.py's `SimulatedPhone`
+(UUID, then a real-time 20 ms line of silence), and keys one DTMF digit per question.
 
-It waits until the bot has spoken for a while (``min_prompt_frames`` audio frames since its last key) before
-pressing the next key followed by ``#`` (which ends a DTMF entry at once), and stays on the line until the
-gateway hangs up after the goodbye. ``hang_up_after`` keys, it hangs up itself (a call cut mid-survey).
+It listens until the bot has finished a prompt (a pause in its audio), presses the next key followed by ``#``
+(which ends a DTMF entry at once), and stays on the line until the gateway hangs up after the goodbye.
+After ``hang_up_after`` keys it hangs up itself once the next prompt is heard (a call cut mid-survey).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Optional
 import aiohttp
 
 from callbacks.dialers import CallRequest, CallResult, register_call
-from voice.audiosocket import Audio, CallId, Dtmf, Error, Hangup, encode, read_event
+from voice.phone_sim import SimulatedPhone
 
 log = logging.getLogger(__name__)
 
@@ -34,57 +35,52 @@ class SimulatedCalleeDialer:
     """A `Dialer` whose every call is picked up by the simulated callee."""
 
     def __init__(self, gateway_url: str, host: str, port: int, session: aiohttp.ClientSession, *, keys: str = "1111",
-                 hang_up_after: Optional[int] = None, min_prompt_frames: int = 25, max_call_s: float = 300.0) -> None:
+                 hang_up_after: Optional[int] = None, quiet_s: float = 0.4, max_call_s: float = 300.0) -> None:
         self.gateway_url, self.host, self.port, self.session = gateway_url, host, port, session
-        self.keys, self.hang_up_after = keys, hang_up_after
-        self.min_prompt_frames, self.max_call_s = min_prompt_frames, max_call_s
+        self.keys, self.hang_up_after, self.quiet_s, self.max_call_s = keys, hang_up_after, quiet_s, max_call_s
         self.logs: list[CalleeLog] = []
 
     async def call(self, request: CallRequest) -> CallResult:
         try:
             await register_call(self.session, self.gateway_url, request)
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-        except (aiohttp.ClientError, RuntimeError, OSError) as exc:
+        except (aiohttp.ClientError, RuntimeError) as exc:
             log.error("simulated call %s could not start: %s", request.call_id, exc)
             return CallResult("failed", "voice gateway unavailable")
         record = CalleeLog()
         self.logs.append(record)
+        phone = SimulatedPhone(self.host, self.port, uuid.UUID(request.call_id))
         try:
-            # as Asterisk: the UUID first, then audio (one silent 8 kHz frame tells the gateway the rate)
-            writer.write(encode(CallId(uuid.UUID(request.call_id))) + encode(Audio(bytes(320), 8000)))
-            await writer.drain()
-            await asyncio.wait_for(self._converse(reader, writer, record), self.max_call_s)
+            await phone.connect()
+        except OSError as exc:
+            log.error("simulated call %s could not connect: %s", request.call_id, exc)
+            return CallResult("failed", "AudioSocket unreachable")
+        try:
+            await asyncio.wait_for(self._converse(phone, record), self.max_call_s)
         except asyncio.TimeoutError:
             record.ended_by = "timeout"
-        except (ConnectionError, OSError):
-            record.ended_by = record.ended_by or "connection lost"
+        except TimeoutError:  # the bot stopped talking
+            record.ended_by = record.ended_by or "silence"
         finally:
-            if not writer.is_closing():
-                if record.ended_by in ("callee", "timeout"):
-                    writer.write(encode(Hangup()))
-                writer.close()
+            record.audio_frames = len(phone.bot_frames)
+            await phone.close(send_hangup=record.ended_by in ("callee", "timeout", "silence"))
         return CallResult("answered", f"ended by {record.ended_by}")
 
-    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: CalleeLog) -> None:
-        pending = list(self.keys)
-        heard = 0
-        while True:
-            event = await read_event(reader)
-            if event is None or isinstance(event, (Hangup, Error)):
+    async def _converse(self, phone: SimulatedPhone, record: CalleeLog) -> None:
+        since = phone.connected_at
+        for key in self.keys:
+            if self.hang_up_after is not None and len(record.keys) >= self.hang_up_after:
+                break
+            await phone.bot_spoke(since, quiet_s=self.quiet_s, timeout=60)
+            if phone.hung_up.is_set():
                 record.ended_by = "gateway"
                 return
-            if not isinstance(event, Audio):
-                continue
-            record.audio_frames += 1
-            heard += 1
-            if heard < self.min_prompt_frames:
-                continue
-            if self.hang_up_after is not None and len(record.keys) >= self.hang_up_after:
-                record.ended_by = "callee"
-                return
-            if pending:
-                key = pending.pop(0)
-                record.keys.append(key)
-                writer.write(encode(Dtmf(key)) + encode(Dtmf("#")))
-                await writer.drain()
-                heard = 0
+            since = phone.clock()
+            await phone.press(key)
+            await phone.press("#")
+            record.keys.append(key)
+        if self.hang_up_after is not None:
+            await phone.bot_spoke(since, quiet_s=self.quiet_s, timeout=60)
+            record.ended_by = "callee"
+            return
+        await phone.hung_up.wait()
+        record.ended_by = "gateway"

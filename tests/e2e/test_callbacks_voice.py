@@ -46,12 +46,12 @@ def engine(stack):
 
 def test_full_simulated_call_answered_by_dtmf_ends_in_a_survey_result(stack, engine) -> None:
     no = closed_ticket(engine, utcnow(), phone="13812345678")
-    outcome, heard, _ = asyncio.run(_call(stack, engine, keys="1123"))  # yes, contacted, not solved, 不满意
+    outcome, heard, _ = asyncio.run(_call(stack, engine, keys="11230"))  # yes, contacted, not solved, 不满意, no reason (0)
     assert outcome == "answered"
-    assert heard.keys == ["1", "1", "2", "3"] and heard.audio_frames > 100 and heard.ended_by == "gateway"
+    assert heard.keys == ["1", "1", "2", "3", "0"] and heard.audio_frames > 100 and heard.ended_by == "gateway"
     result = result_of(engine, no)
     assert (result.responded, result.resolved, result.satisfaction, result.channel) == (True, False, "unsatisfied", "voice")
-    assert result.completed_at is not None
+    assert result.completed_at is not None and result.comment == "（未说明原因）"
     [only] = attempts_of(engine, no)
     assert (only.attempt, only.outcome, only.channel) == (1, "answered", "voice")
 
