@@ -204,3 +204,32 @@ def test_a_refusal_puts_the_phone_on_the_opt_out_list(clean_db) -> None:
     schedule_closed(clean_db, POLICY, clock.now)
     assert [(a.outcome, a.note) for a in attempts_of(clean_db, later)] == [("skipped", "citizen opted out")]
     assert attempts_of(clean_db, first)[0].outcome is None  # the refused try itself is settled by its worker
+
+
+def test_sqlite_single_worker_mode(tmp_path) -> None:
+    """The embedded default database: claims are atomic UPDATEs, the same survey flow works."""
+    from seat.db import create_engine
+    from seat.store import migrate
+
+    url = f"sqlite:///{tmp_path / 'seat.db'}"
+    migrate(url)
+    engine = create_engine(url)
+    try:
+        clock = StepClock(as_utc(local(2026, 11, 26, 13, 0)))
+        numbers = [closed_ticket(engine, clock.now - timedelta(hours=3)) for _ in range(3)]
+
+        async def answer(request) -> None:
+            await asyncio.to_thread(complete, engine, request.attempt_id, {
+                "survey_contacted": True, "survey_resolved": True, "survey_satisfaction": "satisfied"}, clock.now)
+
+        worker = _worker(engine, clock, status="answered", survey=answer)
+
+        async def scenario() -> list:
+            await worker.schedule()
+            return [await worker.run_once() for _ in range(4)]
+
+        assert asyncio.run(scenario()) == ["answered", "answered", "answered", None]
+        assert sorted(c.ticket_no for c in worker.dialer.calls) == sorted(numbers)
+        assert all(result_of(engine, no).completed_at is not None for no in numbers)
+    finally:
+        engine.dispose()
