@@ -112,6 +112,17 @@ async def serve(settings: Settings, policy) -> int:
         log.info("callbacks: %d workers, dialer %s, window %s-%s", count, type(dialer).__name__ if dialer else "none",
                  policy.window.start, policy.window.end)
         poll = float(os.environ.get("CALLBACK_POLL_SECONDS", "30"))
-        await asyncio.gather(*(w.run(stop, schedule_every_s=poll, schedules=i == 0) for i, w in enumerate(workers)))
+        from callbacks.notify import ClosureListener
+
+        wake = asyncio.Event()
+        listener = ClosureListener(engine, wake, loop) if ClosureListener.supported(engine) else None
+        if listener is not None:
+            listener.start()
+        try:
+            await asyncio.gather(*(w.run(stop, schedule_every_s=poll, schedules=i == 0, wake=wake)
+                                   for i, w in enumerate(workers)))
+        finally:
+            if listener is not None:
+                listener.stop()
     engine.dispose()
     return 0

@@ -127,11 +127,15 @@ class CallbackWorker:
                 return
 
     async def run(self, stop: asyncio.Event, idle_s: float = 5.0, schedule_every_s: float = 30.0,
-                  schedules: bool = True) -> None:
-        """Work until `stop` is set: schedule now and then, handle due tries, idle when none is due."""
+                  schedules: bool = True, wake: Optional[asyncio.Event] = None) -> None:
+        """Work until `stop` is set: schedule now and then (at once when `wake` is set: a ticket was closed),
+        handle due tries, idle when none is due."""
         loop = asyncio.get_running_loop()
         next_schedule = 0.0
         while not stop.is_set():
+            if wake is not None and wake.is_set():
+                wake.clear()
+                next_schedule = 0.0
             if schedules and loop.time() >= next_schedule:
                 try:
                     await self.schedule()
@@ -144,7 +148,14 @@ class CallbackWorker:
                 log.exception("%s: try failed", self.worker_id)
                 handled = None
             if handled is None:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=idle_s)
-                except asyncio.TimeoutError:
-                    pass
+                await _first_of([stop] + ([wake] if wake is not None and schedules else []), idle_s)
+
+
+async def _first_of(events: list[asyncio.Event], timeout: float) -> None:
+    """Return when one of `events` is set or after `timeout` seconds."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

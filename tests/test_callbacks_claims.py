@@ -137,3 +137,38 @@ def test_make_run_starts_the_callback_service_and_it_schedules_closed_tickets(cl
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "2 workers, dialer none" in out
+
+
+def test_a_closure_by_another_system_wakes_the_scheduler_without_waiting_for_the_poll(clean_db) -> None:
+    import time
+
+    from sqlalchemy import text
+
+    from callbacks.notify import ClosureListener
+
+    no = closed_ticket(clean_db, utcnow() - timedelta(hours=1), close=False)
+
+    async def scenario() -> list:
+        stop, wake = asyncio.Event(), asyncio.Event()
+        listener = ClosureListener(clean_db, wake, asyncio.get_running_loop())
+        listener.start()
+        worker = CallbackWorker(clean_db, None, POLICY, worker_id="sched")
+        task = asyncio.create_task(worker.run(stop, idle_s=3600, schedule_every_s=3600, wake=wake))
+        try:
+            assert await asyncio.to_thread(listener.listening.wait, 30)
+            await asyncio.sleep(0)  # the first (startup) scheduling pass has run: nothing closed yet
+            assert attempts_of(clean_db, no) == []
+            with clean_db.begin() as conn:  # another system closes the ticket in the shared table
+                conn.execute(text("UPDATE tickets SET status = 'closed', closed_at = now() WHERE ticket_no = :no"),
+                             {"no": no})
+            deadline = time.monotonic() + 30
+            while not attempts_of(clean_db, no) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert listener.closed_tickets == 1  # woken by the trigger's notification, not by the hourly poll
+            return attempts_of(clean_db, no)
+        finally:
+            stop.set()
+            await task
+            listener.stop()
+
+    assert [a.attempt for a in asyncio.run(scenario())] == [1]

@@ -19,6 +19,22 @@ depends_on: Union[str, Sequence[str], None] = None
 OUTCOMES = "outcome IN ('answered', 'no_answer', 'busy', 'failed', 'refused', 'wrong_person', 'skipped')"
 CHANNELS = "channel IN ('voice', 'chat')"
 SATISFACTION = "satisfaction IN ('satisfied', 'basically_satisfied', 'unsatisfied')"
+# PostgreSQL only: closures by anyone wake the callback scheduler at once (callbacks/notify.py); its poll
+# remains the safety net, and the only mechanism on SQLite.
+NOTIFY_FUNCTION = """
+CREATE OR REPLACE FUNCTION callbacks_notify_ticket_closed() RETURNS trigger AS $$
+BEGIN
+  IF NEW.status = 'closed' AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM 'closed') THEN
+    PERFORM pg_notify('ticket_closed', NEW.ticket_no);
+  END IF;
+  RETURN NEW;
+END
+$$ LANGUAGE plpgsql
+"""
+NOTIFY_TRIGGER = """
+CREATE TRIGGER tickets_notify_closed AFTER INSERT OR UPDATE OF status ON tickets
+FOR EACH ROW EXECUTE PROCEDURE callbacks_notify_ticket_closed()
+"""
 
 
 def upgrade() -> None:
@@ -75,9 +91,15 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("phone_sha256", name=op.f("pk_survey_opt_outs")),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(NOTIFY_FUNCTION)
+        op.execute(NOTIFY_TRIGGER)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS tickets_notify_closed ON tickets")
+        op.execute("DROP FUNCTION IF EXISTS callbacks_notify_ticket_closed()")
     op.drop_table("survey_opt_outs")
     op.drop_index(op.f("ix_survey_results_completed_at"), table_name="survey_results")
     op.drop_table("survey_results")
