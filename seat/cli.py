@@ -107,10 +107,36 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         os.environ.update(svc.env)
     elif args.service == "web":
         svc = services.web_server(settings)
+    elif args.service == "callbacks":
+        svc = services.callback_worker(settings)
     else:
         svc = services.rasa_server(settings, ensure_model())
     os.execv(svc.argv[0], list(svc.argv))
     return 0  # not reached
+
+
+def cmd_tickets(settings: Settings, args: argparse.Namespace) -> int:
+    """Tickets: close one (the satisfaction callback follows)."""
+    from seat.db import create_engine
+    from seat.store import TicketStore, TicketStoreError
+
+    engine = create_engine(settings.database_url)
+    try:
+        ticket = TicketStore(engine).change_status(args.ticket_no, "closed", actor=args.actor, note=args.note)
+    except TicketStoreError as exc:
+        print(f"error: {exc}")
+        return 2
+    finally:
+        engine.dispose()
+    print(f"ticket {ticket.ticket_no} closed at {ticket.closed_at.isoformat()}")
+    return 0
+
+
+def cmd_callbacks(settings: Settings, args: argparse.Namespace) -> int:
+    """Satisfaction callbacks: monthly rates report, a scheduling pass, the workers."""
+    from callbacks.cli import run
+
+    return run(settings, args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,8 +157,20 @@ def main(argv: list[str] | None = None) -> int:
     rates.add_argument("--by", choices=["day", "month"], default="day")
     kb.set_defaults(func=cmd_kb)
     serve = sub.add_parser("serve", help=cmd_serve.__doc__)
-    serve.add_argument("service", choices=["rasa", "actions", "voice", "web"])
+    serve.add_argument("service", choices=["rasa", "actions", "voice", "web", "callbacks"])
     serve.set_defaults(func=cmd_serve)
+    tickets = sub.add_parser("tickets", help=cmd_tickets.__doc__)
+    tickets_sub = tickets.add_subparsers(dest="tickets_command", required=True)
+    close = tickets_sub.add_parser("close", help="close a ticket")
+    close.add_argument("ticket_no")
+    close.add_argument("--actor", default="seat-cli")
+    close.add_argument("--note", default=None)
+    tickets.set_defaults(func=cmd_tickets)
+    from callbacks.cli import add_arguments as add_callbacks_arguments
+
+    callbacks = sub.add_parser("callbacks", help=cmd_callbacks.__doc__)
+    add_callbacks_arguments(callbacks)
+    callbacks.set_defaults(func=cmd_callbacks)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return args.func(Settings.from_env(), args)
