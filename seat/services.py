@@ -69,6 +69,19 @@ def rasa_server(settings: Settings, model: Path, endpoints: Path | None = None) 
     )
 
 
+def admin_server(settings: Settings) -> Service:
+    """The admin console (issue 7): flows, models, knowledge base, tickets, dashboards."""
+    from admin.config import AdminConfig
+
+    port = AdminConfig.from_env().port
+    return Service(
+        name="admin",
+        argv=[sys.executable, "-m", "admin", "--port", str(port)],
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+        listens=f"http://localhost:{port}/ (admin console; first user: seat admin create-user NAME --role admin)",
+    )
+
+
 def all_services(settings: Settings, model: Path) -> list[Service]:
     """Every service `make run` starts, in start order."""
-    return [action_server(settings), rasa_server(settings, model)]
+    return [action_server(settings), rasa_server(settings, model), admin_server(settings)]
