@@ -14,6 +14,13 @@ from pathlib import Path
 
 import yaml
 
+# Warnings of `rasa data validate` that mean the bot would break (a story or rule naming something the
+# domain does not have): refused here, as with --fail-on-warnings, while style warnings do not block.
+BREAKING_WARNINGS = (
+    "but is not a valid utterance action",
+    "is not listed in the domain file",
+    "but it is not listed in the domain",
+)
 _lock = threading.Lock()  # warnings.catch_warnings is process-wide: one validation at a time
 
 
@@ -95,6 +102,7 @@ def _rasa_validate(root: Path) -> ValidationResult:
             rasa_logger.removeHandler(collect)
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     log_lines = [r.getMessage() for r in collect.records]
+    errors.extend(m for m in _dedupe(messages) if any(p in m for p in BREAKING_WARNINGS))
     if errors:  # the details of a failed check are in its warnings / error log lines
         errors.extend(m for m in log_lines if m not in errors)
         return ValidationResult(False, errors, _dedupe(messages))
