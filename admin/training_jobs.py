@@ -1,7 +1,8 @@
 """Train a candidate model in the background from a snapshot of the dialogue files, then test it.
 
-`rasa train` runs in a subprocess with the project's training cache (RASA_CACHE_DIRECTORY), so a change
-of response texts only repackages the model. Its output lines (and tqdm epoch bars) are kept for the
+`rasa train` runs in a subprocess from the repository root, so it shares the training cache of
+`seat train` (`.rasa/cache`, which records its entries by paths relative to the root; RASA_CACHE_DIRECTORY
+overrides it): a change of response texts only repackages the model. Its output lines (and tqdm epoch bars) are kept for the
 page to poll. Afterwards `rasa test nlu` and `rasa test core` run on the candidate and their summary is
 stored with the model version.
 """
@@ -114,7 +115,6 @@ class TrainingJobs:
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-        env.setdefault("RASA_CACHE_DIRECTORY", str(REPO_ROOT / ".rasa" / "cache"))
         env.update(PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1",
                    RASA_TELEMETRY_ENABLED="false")
         return env
@@ -151,9 +151,9 @@ class TrainingJobs:
                 work = FlowFiles(cfg.flows_dir).staged_copy({}, Path(tmp))  # edits during training do not mix in
                 name = f"candidate-{job.id}"
                 job.state, job.phase = "training", "训练"
-                code = await self._exec(job, [sys.executable, "-m", "rasa", "train", "--config", "config.yml",
-                                              "--domain", "domain.yml", "--data", "data", "--out",
-                                              str(cfg.candidates_dir), "--fixed-model-name", name], work)
+                code = await self._exec(job, [sys.executable, "-m", "rasa", "train", "--config", str(work / "config.yml"),
+                                              "--domain", str(work / "domain.yml"), "--data", str(work / "data"),
+                                              "--out", str(cfg.candidates_dir), "--fixed-model-name", name], REPO_ROOT)
             model = cfg.candidates_dir / f"{name}.tar.gz"
             if code != 0 or not model.exists():
                 raise RuntimeError(f"rasa train 失败（退出码 {code}）")

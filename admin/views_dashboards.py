@@ -10,6 +10,7 @@ from admin import charts, dashboards
 from admin.common import render
 from admin.keys import ENGINE, run_sync
 from admin.security import requires
+from admin.unit_rates import unit_rate_figures
 from seat.kb.rates import one_time_resolution
 from seat.settings import HOTLINE_TZ
 
@@ -27,16 +28,7 @@ def _figures(engine, month: str, count: int) -> dict:
     kb_chart = Markup(charts.rate_lines(months, {"一次解决率": [kb[m].rate if m in kb else None for m in months]},
                                         "知识库一次解决率"))
     return {"months": months, "volume_charts": volume_charts, "rising": dashboards.rising_categories(engine, month),
-            "kb_rows": kb_rows, "kb_chart": kb_chart, "unit_rates": unit_rates(engine, months)}
-
-
-def unit_rates(engine, months: list[str]) -> dict | None:
-    """The three rates per unit and month from the callbacks service, or None while it is not there."""
-    try:
-        from callbacks import rates  # noqa: F401  (issue 6; wired when its branch is merged)
-    except ImportError:
-        return None
-    return None
+            "kb_rows": kb_rows, "kb_chart": kb_chart, "unit_rates": unit_rate_figures(engine, months)}
 
 
 @requires("dashboards")
