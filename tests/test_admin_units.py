@@ -84,3 +84,17 @@ def test_training_log_keeps_one_line_per_epoch_bar() -> None:
 def test_round_trip_yaml_keeps_layout() -> None:
     text = "# comment\nslots:\n  a:\n    mappings: [{type: custom}]\nrules:\n  - rule: x\n    steps:\n      - active_loop: null\n"
     assert dump(load(text), text) == text
+
+
+def test_seat_run_serves_the_published_model(tmp_path: Path) -> None:
+    from seat.training import model_to_serve, published_model
+
+    assert published_model(tmp_path) is None
+    published = tmp_path / "models" / "published"
+    published.mkdir(parents=True)
+    (published / "candidate-1.tar.gz").write_bytes(b"model")
+    (published / "current").write_text("candidate-1.tar.gz\n")
+    assert published_model(tmp_path) == published / "candidate-1.tar.gz"
+    assert model_to_serve(tmp_path) == published / "candidate-1.tar.gz"
+    (published / "current").write_text("gone.tar.gz\n")  # a pointer to a missing file is ignored
+    assert published_model(tmp_path) is None
