@@ -31,7 +31,7 @@ FORM_SLOTS = (
     "request_type", "description", "category", "district", "street", "address", "occurred_at",
     "phone", "contact_name", "confidential", "confirmed",
 )
-BOOKKEEPING_SLOTS = ("request_key", "category_choices", "correction_pending", "reprompts", "end_reason")
+BOOKKEEPING_SLOTS = ("request_key", "category_choices", "correction_pending", "reprompts", "end_reason", "phone_offer")
 MIN_INTENT_CONFIDENCE_FOR_TYPE = 0.15
 SURE_INTENT = 0.9
 
@@ -59,6 +59,7 @@ class Turn:
     ranking: Sequence[Mapping[str, Any]] = ()
     requested_slot: str | None = None
     now: datetime | None = None
+    caller: str | None = None  # the calling number (voice channel metadata), if known
 
 
 @dataclass
@@ -72,7 +73,8 @@ class Outcome:
 
     @property
     def understood(self) -> bool:
-        return bool(set(self.changes) - set(BOOKKEEPING_SLOTS)) or self.end is not None
+        return (bool(set(self.changes) - set(BOOKKEEPING_SLOTS)) or self.end is not None
+                or self.changes.get("phone_offer") == DECLINED)
 
 
 def clean_description(text: str) -> str:
@@ -263,6 +265,13 @@ def _answer_requested(slots: Mapping[str, Any], turn: Turn, out: Outcome) -> Non
         said = _FILLERS.sub("", text)
         if said and slots.get("description"):
             out.changes["description"] = f"{slots['description']}（时间：{text.strip(' ，,。')}）"
+    elif slot == "phone" and slots.get("phone_offer") not in (None, DECLINED):
+        if not {**slots, **out.changes}.get("phone"):
+            verdict = _OFFER_KEYS.get(text, answers.parse_yes_no(text))
+            if verdict is True:
+                out.changes["phone"] = slots["phone_offer"]
+            elif verdict is False:
+                out.changes["phone_offer"] = DECLINED
     elif slot == "contact_name":
         name = answers.parse_name(text)
         if name is None:
@@ -275,6 +284,22 @@ def _answer_requested(slots: Mapping[str, Any], turn: Turn, out: Outcome) -> Non
             value = answers.parse_yes_no(text)
         if value is not None:
             out.changes["confidential"] = value
+
+
+_OFFER_KEYS = {"1": True, "2": False}  # keypad answers to the caller-number offer
+
+
+def caller_offer(slots: Mapping[str, Any], caller: str | None) -> str | None:
+    """The calling number to offer as the contact phone: valid, not yet declined, no phone given yet."""
+    if not caller or slots.get("phone") or slots.get("phone_offer") == DECLINED:
+        return None
+    found = extract_phone(caller, expected=True)
+    return found.phone if found.ok else None
+
+
+def caller_offer_question(number: str) -> str:
+    """The offer, saying only the last four digits."""
+    return f"您是用尾号{number[-4:]}的号码来电，可以用这个号码联系您吗？可以请按1，换一个号码请按2或直接说出号码。"
 
 
 def _answer_confirmation(slots: Mapping[str, Any], turn: Turn, out: Outcome) -> None:

@@ -104,6 +104,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         svc = services.action_server(settings)
     elif args.service == "admin":
         svc = services.admin_server(settings)
+    elif args.service == "callbacks":
+        svc = services.callback_worker(settings)
     else:
         svc = services.rasa_server(settings, model_to_serve())
     os.execv(svc.argv[0], list(svc.argv))
@@ -140,6 +142,30 @@ def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tickets(settings: Settings, args: argparse.Namespace) -> int:
+    """Tickets: close one (the satisfaction callback follows)."""
+    from seat.db import create_engine
+    from seat.store import TicketStore, TicketStoreError
+
+    engine = create_engine(settings.database_url)
+    try:
+        ticket = TicketStore(engine).change_status(args.ticket_no, "closed", actor=args.actor, note=args.note)
+    except TicketStoreError as exc:
+        print(f"error: {exc}")
+        return 2
+    finally:
+        engine.dispose()
+    print(f"ticket {ticket.ticket_no} closed at {ticket.closed_at.isoformat()}")
+    return 0
+
+
+def cmd_callbacks(settings: Settings, args: argparse.Namespace) -> int:
+    """Satisfaction callbacks: monthly rates report, a scheduling pass, the workers."""
+    from callbacks.cli import run
+
+    return run(settings, args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="seat", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     rates.add_argument("--by", choices=["day", "month"], default="day")
     kb.set_defaults(func=cmd_kb)
     serve = sub.add_parser("serve", help=cmd_serve.__doc__)
-    serve.add_argument("service", choices=["rasa", "actions", "admin"])
+    serve.add_argument("service", choices=["rasa", "actions", "admin", "callbacks"])
     serve.set_defaults(func=cmd_serve)
     admin = sub.add_parser("admin", help=cmd_admin.__doc__)
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
@@ -169,6 +195,18 @@ def main(argv: list[str] | None = None) -> int:
             cmd.add_argument("--role", choices=["admin", "editor", "operator", "viewer"], default="viewer")
         cmd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     admin.set_defaults(func=cmd_admin)
+    tickets = sub.add_parser("tickets", help=cmd_tickets.__doc__)
+    tickets_sub = tickets.add_subparsers(dest="tickets_command", required=True)
+    close = tickets_sub.add_parser("close", help="close a ticket")
+    close.add_argument("ticket_no")
+    close.add_argument("--actor", default="seat-cli")
+    close.add_argument("--note", default=None)
+    tickets.set_defaults(func=cmd_tickets)
+    from callbacks.cli import add_arguments as add_callbacks_arguments
+
+    callbacks = sub.add_parser("callbacks", help=cmd_callbacks.__doc__)
+    add_callbacks_arguments(callbacks)
+    callbacks.set_defaults(func=cmd_callbacks)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return args.func(Settings.from_env(), args)

@@ -82,6 +82,15 @@ def admin_server(settings: Settings) -> Service:
     )
 
 
+def callback_worker(settings: Settings) -> Service:
+    """The satisfaction callback workers (scheduling, calls, chat surveys; see callbacks/)."""
+    return Service(
+        name="callbacks",
+        argv=[sys.executable, "-m", "seat", "callbacks", "serve"],
+        listens="no port (outbound calls and chat surveys after closure)",
+    )
+
+
 def all_services(settings: Settings, model: Path) -> list[Service]:
     """Every service `make run` starts, in start order."""
-    return [action_server(settings), rasa_server(settings, model), admin_server(settings)]
+    return [action_server(settings), rasa_server(settings, model), admin_server(settings), callback_worker(settings)]

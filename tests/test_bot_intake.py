@@ -148,3 +148,44 @@ def test_weak_request_words_win_over_an_unsure_intent_only():
     assert step({}, unsure).changes["request_type"] == "consultation"
     sure = Turn(text="公园那个公厕锁了一个多礼拜了，帮忙问问", intent="seek_help", confidence=0.99)
     assert step({}, sure).changes["request_type"] == "help"
+
+
+_AT_PHONE = {"request_key": "k", "request_type": "help", "description": "路灯坏了", "category": "市政设施",
+             "district": "海淀区", "address": "石油大院"}
+
+
+def test_caller_number_is_offered_once_and_taken_on_yes_or_key_1():
+    from bot.intake import caller_offer, caller_offer_question
+
+    offer = caller_offer(_AT_PHONE, "+86 139 1234 5678")
+    assert offer == "13912345678"
+    assert "尾号5678" in caller_offer_question(offer) and "13912345678" not in caller_offer_question(offer)
+    offered = {**_AT_PHONE, "phone_offer": offer}
+    for answer in ("可以", "是的，就用这个", "1"):
+        slots, out = say(offered, answer, "affirm", requested="phone")
+        assert slots["phone"] == "13912345678" and not out.say, answer
+        assert next_slot(slots) == "contact_name"
+
+
+def test_declined_caller_number_asks_for_another_and_is_not_offered_again():
+    from bot.intake import caller_offer
+
+    offered = {**_AT_PHONE, "phone_offer": "13912345678"}
+    slots, out = say(offered, "不行，这个号码不常用", "deny", requested="phone")
+    assert slots.get("phone") is None and slots["phone_offer"] == DECLINED
+    assert not out.say and slots.get("reprompts") is None  # understood: the form asks for a number
+    assert next_slot(slots) == "phone" and caller_offer(slots, "13912345678") is None
+    slots, _ = say(offered, "2", requested="phone")
+    assert slots["phone_offer"] == DECLINED
+    slots, _ = say(offered, "打我另一个手机幺三六幺二三四五六七八", requested="phone")
+    assert slots["phone"] == "13612345678"
+
+
+def test_no_offer_without_a_valid_caller_number_or_once_a_phone_is_known():
+    from bot.intake import caller_offer
+
+    assert caller_offer(_AT_PHONE, None) is None
+    assert caller_offer(_AT_PHONE, "anonymous") is None
+    assert caller_offer(_AT_PHONE, "1234") is None
+    assert caller_offer({**_AT_PHONE, "phone": "13600000000"}, "13912345678") is None
+    assert caller_offer(_AT_PHONE, "01067891234") == "01067891234"

@@ -17,6 +17,7 @@ from seat.store.models import metadata
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STORE_TABLES = {"tickets", "ticket_events", "ticket_counters", "units", "handoffs", "kb_entries", "kb_answers",
+                "callback_attempts", "survey_results", "survey_opt_outs",
                 "admin_users", "flow_revisions", "model_versions", "audit_log"}
 
 

@@ -32,6 +32,8 @@ async def hand_over(
     logger.info("handoff of conversation %s: %s", tracker.sender_id, reason)
     if say:
         dispatcher.utter_message(response="utter_handoff")
+    # machine-readable for the voice gateway: the bot's part of the call ends, the dialplan queues it
+    dispatcher.utter_message(json_message={"end_call": "handoff", "reason": reason})
 
 
 def _end_loop() -> List[EventType]:

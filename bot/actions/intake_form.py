@@ -90,3 +90,21 @@ class ActionAskCategory(Action):
         choices = list(tracker.get_slot("category_choices") or [])[:3]
         dispatcher.utter_message(text=category_question(choices or ["其他"]))
         return []
+
+
+class ActionAskPhone(Action):
+    """Asks for the contact phone; on a call with a known caller number, offers that number first."""
+
+    def name(self) -> Text:
+        return "action_ask_phone"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        metadata = tracker.latest_message.get("metadata") or {}
+        offer = intake.caller_offer(current_slots(tracker), metadata.get("caller"))
+        if offer is None:
+            dispatcher.utter_message(response="utter_ask_phone")
+            return []
+        dispatcher.utter_message(text=intake.caller_offer_question(offer))
+        return [SlotSet("phone_offer", offer)]

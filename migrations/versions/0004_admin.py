@@ -1,7 +1,7 @@
 """Admin console: admin_users, flow_revisions, model_versions, audit_log.
 
 Revision ID: 0004
-Revises: 0002 (re-chained onto 0003 when the callbacks migration is merged)
+Revises: 0003
 Create Date: 2026-11-26 18:00:00
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: Union[str, Sequence[str], None] = "0002"
+down_revision: Union[str, Sequence[str], None] = "0003"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

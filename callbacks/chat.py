@@ -1,0 +1,58 @@
+"""Chat surveys: the survey is opened in the citizen's web chat conversation.
+
+The worker triggers the ``greet`` intent in the ticket's conversation through Rasa's HTTP API (the greeting
+action finds the waiting survey and asks the first question) and posts the bot's messages to the web
+service's ``POST /internal/push`` (202: the citizen is connected and sees it now; 404: not connected — the
+survey waits, and the page's ``/greet`` at the next visit opens it).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    rasa_url: str                 # http://127.0.0.1:5005
+    rasa_token: str
+    push_url: Optional[str] = None  # http://127.0.0.1:8080/internal/push (None: never pushed live)
+
+
+class ChatDelivery:
+    """Opens a chat survey; returns 'live' (pushed to a connected citizen) or 'waiting'."""
+
+    def __init__(self, config: ChatConfig, session: aiohttp.ClientSession) -> None:
+        self.config, self.session = config, session
+
+    async def open(self, conversation_id: str) -> str:
+        messages = await self._trigger(conversation_id)
+        if not messages or not self.config.push_url:
+            return "waiting"
+        body = {"sender": conversation_id, "messages": [{"text": m["text"]} for m in messages if m.get("text")]}
+        try:
+            async with self.session.post(self.config.push_url, json=body) as resp:
+                if resp.status == 202:
+                    return "live"
+                if resp.status != 404:
+                    log.warning("chat push for %s: HTTP %s", conversation_id, resp.status)
+        except aiohttp.ClientError as exc:
+            log.warning("chat push unavailable: %s", exc)
+        return "waiting"
+
+    async def _trigger(self, conversation_id: str) -> list[dict]:
+        url = f"{self.config.rasa_url.rstrip('/')}/conversations/{conversation_id}/trigger_intent"
+        try:
+            async with self.session.post(url, params={"token": self.config.rasa_token},
+                                         json={"name": "greet", "entities": {}}) as resp:
+                if resp.status != 200:
+                    log.warning("chat survey for %s: Rasa answered HTTP %s", conversation_id, resp.status)
+                    return []
+                return list((await resp.json()).get("messages") or [])
+        except aiohttp.ClientError as exc:
+            log.warning("chat survey for %s: Rasa unavailable (%s); it waits for the next visit", conversation_id, exc)
+            return []

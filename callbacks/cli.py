@@ -1,0 +1,117 @@
+"""`seat callbacks ...` and `seat serve callbacks`: the worker process and the monthly report."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+from seat.settings import REPO_ROOT, Settings
+
+log = logging.getLogger("callbacks")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="callbacks_command", required=True)
+    report = sub.add_parser("report", help="the three rates per unit for a month: table, CSV and PNG charts")
+    report.add_argument("--month", required=True, help="e.g. 2026-10")
+    report.add_argument("--out", type=Path, default=REPO_ROOT / "reports", help="directory for CSV and PNG files")
+    report.add_argument("--weight", type=float, default=None, help="weight of 基本满意 (default 0.8)")
+    opt = sub.add_parser("opt-out", help="never call this phone number back")
+    opt.add_argument("phone")
+    sub.add_parser("schedule", help="one scheduling pass: closed tickets without a survey get their first try")
+    sub.add_parser("serve", help="run the callback workers (what `seat serve callbacks` starts)")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    from callbacks.policy import SurveyPolicy
+    from seat.db import create_engine
+
+    policy = SurveyPolicy.from_env()
+    if args.callbacks_command == "serve":
+        return asyncio.run(serve(settings, policy))
+    engine = create_engine(settings.database_url)
+    try:
+        if args.callbacks_command == "opt-out":
+            from callbacks.scheduling import opt_out
+            from seat.store.models import utcnow
+            from seat.store.numbering import mask_phone
+
+            opt_out(engine, args.phone, utcnow())
+            print(f"callbacks: {mask_phone(args.phone)} will not be called back")
+            return 0
+        if args.callbacks_command == "schedule":
+            from callbacks.scheduling import schedule_closed
+            from seat.store.models import utcnow
+
+            result = schedule_closed(engine, policy, utcnow())
+            print(f"callbacks: {result.scheduled} scheduled, {result.skipped} not surveyed")
+            return 0
+        from callbacks.report import build_report
+
+        weight = policy.satisfaction_weight if args.weight is None else args.weight
+        try:
+            table, files = build_report(engine, args.month, args.out, weight=weight)
+        except ValueError as exc:
+            print(f"error: {exc}")
+            return 2
+        print(table)
+        for path in files:
+            print(f"wrote {path}")
+        return 0
+    finally:
+        engine.dispose()
+
+
+def _dialer(session, settings: Settings):
+    """From CALLBACK_DIALER: 'ari' (needs ARI_URL, ARI_USER, ARI_PASSWORD), 'simulated' (demo callee that keys
+    1 to every question), or none (default: voice tries wait, chat surveys still run)."""
+    kind = os.environ.get("CALLBACK_DIALER", "").strip().lower()
+    gateway = os.environ.get("VOICE_GATEWAY_URL") or f"http://127.0.0.1:{os.environ.get('VOICE_CONTROL_PORT', '9093')}"
+    if kind == "ari":
+        from callbacks.dialers import AriConfig, AriDialer
+
+        cfg = AriConfig(url=os.environ["ARI_URL"], username=os.environ["ARI_USER"], password=os.environ["ARI_PASSWORD"],
+                        endpoint=os.environ.get("ARI_ENDPOINT", "PJSIP/{phone}@trunk"),
+                        context=os.environ.get("ARI_CONTEXT", "survey-callback"))
+        return AriDialer(cfg, gateway, session)
+    if kind == "simulated":
+        from callbacks.callee import SimulatedCalleeDialer
+
+        return SimulatedCalleeDialer(gateway, "127.0.0.1", int(os.environ.get("AUDIOSOCKET_PORT", "9092")), session,
+                                     keys=os.environ.get("CALLBACK_SIMULATED_KEYS", "1111"))
+    if kind:
+        raise SystemExit(f"CALLBACK_DIALER must be 'ari' or 'simulated', not {kind!r}")
+    return None
+
+
+async def serve(settings: Settings, policy) -> int:
+    import aiohttp
+
+    from callbacks.chat import ChatConfig, ChatDelivery
+    from callbacks.worker import CallbackWorker
+    from seat.db import create_engine
+    from seat.services import rasa_auth_token
+
+    engine = create_engine(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    count = int(os.environ.get("CALLBACK_WORKERS", "2"))
+    if engine.dialect.name == "sqlite":  # no SKIP LOCKED: one worker (its claims are atomic UPDATEs)
+        count = 1
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        chat = ChatDelivery(ChatConfig(rasa_url=f"http://127.0.0.1:{settings.rasa_port}",
+                                       rasa_token=rasa_auth_token(settings),
+                                       push_url=os.environ.get("WEB_PUSH_URL") or None), session)
+        dialer = _dialer(session, settings)
+        workers = [CallbackWorker(engine, dialer, policy, chat=chat) for _ in range(count)]
+        log.info("callbacks: %d workers, dialer %s, window %s-%s", count, type(dialer).__name__ if dialer else "none",
+                 policy.window.start, policy.window.end)
+        poll = float(os.environ.get("CALLBACK_POLL_SECONDS", "30"))
+        await asyncio.gather(*(w.run(stop, schedule_every_s=poll, schedules=i == 0) for i, w in enumerate(workers)))
+    engine.dispose()
+    return 0

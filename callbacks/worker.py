@@ -1,0 +1,150 @@
+"""The callback worker: schedules closed tickets, claims due tries one at a time, calls (or opens the chat
+survey), keeps its lease alive during the call and settles the try from what the survey recorded."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime
+from typing import Callable, Optional
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from callbacks import claims
+from callbacks.chat import ChatDelivery
+from callbacks.dialers import CallRequest, CallResult, Dialer
+from callbacks.models import callback_attempts as attempts
+from callbacks.policy import SurveyPolicy
+from callbacks.scheduling import finish_attempt, schedule_closed, survey_completed
+from seat.store.models import utcnow
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def settle_call(engine: Engine, claim: claims.Claim, result: CallResult, policy: SurveyPolicy, now: datetime) -> str:
+    """The try's outcome: the completed survey, else what the dialogue heard, else the call's own status."""
+    with engine.connect() as conn:
+        completed = survey_completed(conn, claim.ticket_id)
+        reported = conn.execute(select(attempts.c.reported_outcome).where(attempts.c.id == claim.attempt_id)).scalar_one()
+    note = result.detail or None
+    if completed:
+        outcome = "answered"
+    elif reported in ("busy", "wrong_person", "refused", "failed"):
+        outcome, note = reported, "said in the survey"
+    elif result.status == "answered":
+        outcome, note = "no_answer", "hung up before the survey was complete"
+    else:
+        outcome = result.status
+    finish_attempt(engine, claim.attempt_id, outcome, policy, now, note=note)
+    return outcome
+
+
+def postpone(engine: Engine, claim: claims.Claim, worker: str, due: datetime) -> None:
+    """The window closed before the try was made: free it for the window's next opening."""
+    with engine.begin() as conn:
+        conn.execute(update(attempts).where(attempts.c.id == claim.attempt_id, attempts.c.claimed_by == worker)
+                     .values(scheduled_at=due, claimed_by=None, lease_until=None))
+
+
+class CallbackWorker:
+    """One worker. Blocking database work runs in threads; `clock` is injectable for tests."""
+
+    def __init__(self, engine: Engine, dialer: Optional[Dialer], policy: SurveyPolicy, *, chat: Optional[ChatDelivery] = None,
+                 worker_id: Optional[str] = None, clock: Clock = utcnow, renew_every_s: Optional[float] = None) -> None:
+        """`dialer` None: voice tries are left for a worker that has one (chat surveys only)."""
+        self.engine, self.dialer, self.policy, self.chat, self.clock = engine, dialer, policy, chat, clock
+        self.channels = ("voice", "chat") if dialer is not None else ("chat",)
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
+        self.renew_every_s = renew_every_s if renew_every_s is not None else policy.lease.total_seconds() / 3
+
+    async def schedule(self) -> None:
+        """One scheduling pass (closed tickets without a try) and expiry of unopened chat surveys."""
+        now = self.clock()
+        await asyncio.to_thread(schedule_closed, self.engine, self.policy, now)
+        await asyncio.to_thread(claims.expire_chat_waits, self.engine, self.policy, now)
+
+    async def run_once(self) -> Optional[str]:
+        """Handle one due try; what happened to it, or None when nothing was due."""
+        now = self.clock()
+        claim = await asyncio.to_thread(claims.claim_next, self.engine, self.worker_id, now, self.policy,
+                                          self.channels)
+        if claim is None:
+            return None
+        if claim.recovering:
+            result = await asyncio.to_thread(claims.recover, self.engine, claim, self.policy, now)
+            log.warning("%s: recovered try %s of ticket %s: %s", self.worker_id, claim.attempt, claim.ticket_no, result)
+            return "recovered:" + result
+        if not self.policy.window.is_open(now):
+            await asyncio.to_thread(postpone, self.engine, claim, self.worker_id, self.policy.window.next_open(now))
+            return "postponed"
+        call_id = str(uuid.uuid4())
+        if not await asyncio.to_thread(claims.mark_started, self.engine, claim, self.worker_id, now, call_id):
+            return "lost"
+        if claim.channel == "chat":
+            return await self._chat(claim)
+        return await self._call(claim, call_id)
+
+    async def _chat(self, claim: claims.Claim) -> str:
+        state = await self.chat.open(claim.conversation_id) if self.chat else "waiting"
+        await asyncio.to_thread(claims.release_waiting, self.engine, claim, self.worker_id)
+        log.info("%s: chat survey of ticket %s %s", self.worker_id, claim.ticket_no, state)
+        return "chat:" + state
+
+    async def _call(self, claim: claims.Claim, call_id: str) -> str:
+        request = CallRequest(call_id=call_id, attempt_id=claim.attempt_id, ticket_no=claim.ticket_no,
+                              phone=claim.phone or "")
+        call = asyncio.ensure_future(self.dialer.call(request))
+        keeper = asyncio.ensure_future(self._keep_lease(claim, call))
+        try:
+            result = await call
+        except asyncio.CancelledError:
+            if call.cancelled():
+                result = CallResult("failed", "call stopped: lease lost or call too long")
+            else:
+                raise
+        except Exception:
+            log.exception("%s: call %s failed", self.worker_id, call_id)
+            result = CallResult("failed", "dialer error")
+        finally:
+            keeper.cancel()
+        outcome = await asyncio.to_thread(settle_call, self.engine, claim, result, self.policy, self.clock())
+        log.info("%s: ticket %s try %s: %s", self.worker_id, claim.ticket_no, claim.attempt, outcome)
+        return outcome
+
+    async def _keep_lease(self, claim: claims.Claim, call: "asyncio.Future[CallResult]") -> None:
+        """Renew the lease while the call runs; stop the call if the lease is lost or it runs too long."""
+        started = self.clock()
+        while not call.done():
+            await asyncio.sleep(self.renew_every_s)
+            now = self.clock()
+            alive = await asyncio.to_thread(claims.renew, self.engine, claim, self.worker_id, now, self.policy)
+            if not alive or now - started > self.policy.max_call:
+                log.error("%s: stopping call for ticket %s (%s)", self.worker_id, claim.ticket_no,
+                          "lease lost" if not alive else "too long")
+                call.cancel()
+                return
+
+    async def run(self, stop: asyncio.Event, idle_s: float = 5.0, schedule_every_s: float = 30.0,
+                  schedules: bool = True) -> None:
+        """Work until `stop` is set: schedule now and then, handle due tries, idle when none is due."""
+        loop = asyncio.get_running_loop()
+        next_schedule = 0.0
+        while not stop.is_set():
+            if schedules and loop.time() >= next_schedule:
+                try:
+                    await self.schedule()
+                except Exception:
+                    log.exception("%s: scheduling pass failed", self.worker_id)
+                next_schedule = loop.time() + schedule_every_s
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("%s: try failed", self.worker_id)
+                handled = None
+            if handled is None:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=idle_s)
+                except asyncio.TimeoutError:
+                    pass

