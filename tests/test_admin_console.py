@@ -162,3 +162,26 @@ async def test_dashboards_show_volumes_and_rising(console, clean_db) -> None:
 
 def test_mask_text() -> None:
     assert mask_text(f"电话{PHONE}，座机010-62345678，我是{NAME}", (NAME,)) == "电话138****5678，座机010****5678，我是张**"
+
+
+async def test_dashboards_show_the_three_rates_per_unit(console, clean_db) -> None:
+    from callbacks.models import survey_results
+
+    store = TicketStore(clean_db)
+    now = datetime.now(timezone.utc)
+    rows = [(True, True, "satisfied"), (True, False, "basically_satisfied"), (False, False, "unsatisfied"),
+            (True, True, "satisfied")]
+    with clean_db.begin() as conn:
+        for i, (responded, resolved, satisfaction) in enumerate(rows):
+            number = _ticket(store, f"r{i}", assigned_unit="朝阳区望京街道办事处")
+            ticket_id = store.get(number).id
+            conn.execute(survey_results.insert().values(ticket_id=ticket_id, responded=responded, resolved=resolved,
+                                                        satisfaction=satisfaction, channel="voice",
+                                                        updated_at=now, completed_at=now))
+    await login(console, "vi")
+    page = await (await console.get("/dashboards")).text()
+    assert "unit-rates-placeholder" not in page
+    row = page.split('<table class="unit-rates">')[1].split("</table>")[0].replace("\n", "")
+    # 3 of 4 contacted, 2 of 4 solved, (2 + 0.8 × 1) / 4 satisfied
+    assert "朝阳区望京街道办事处" in row and "<td>4</td>" in row
+    assert "75.0%" in row and "50.0%" in row and "70.0%" in row
