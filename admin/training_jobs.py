@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MAX_LINES = 3000
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _EPOCH = re.compile(r"Epochs:\s*(\d+)%")
+_BAR = re.compile(r"^([^|:]{1,60}):\s*\d+%\|")  # a tqdm progress bar, e.g. "Processed trackers:  74%|"
 
 
 @dataclass
@@ -60,7 +61,10 @@ class Job:
         if m:
             self.percent = int(m.group(1))
             self.progress = line
-            if self.lines and _EPOCH.search(self.lines[-1]):  # one line per bar, updated in place
+        bar = _BAR.match(line)
+        if bar and self.lines:
+            previous = _BAR.match(self.lines[-1])
+            if previous and previous.group(1) == bar.group(1):  # one line per bar, updated in place
                 self.lines[-1] = line
                 return
         if len(self.lines) == self.lines.maxlen:

@@ -76,9 +76,12 @@ def test_training_log_keeps_one_line_per_epoch_bar() -> None:
     job.add("Epochs:   1%|          | 1/100")
     job.add("Epochs:  50%|█████     | 50/100")
     job.add("done")
-    assert list(job.lines) == ["INFO start", "Epochs:  50%|█████     | 50/100", "done"] and job.percent == 50
+    job.add("Processed trackers:  10%|█ | 1/10")
+    job.add("Processed trackers: 100%|██| 10/10")
+    assert list(job.lines) == ["INFO start", "Epochs:  50%|█████     | 50/100", "done",
+                               "Processed trackers: 100%|██| 10/10"] and job.percent == 50
     lines, nxt = job.since(1)
-    assert lines == ["Epochs:  50%|█████     | 50/100", "done"] and nxt == 3
+    assert lines == ["Epochs:  50%|█████     | 50/100", "done", "Processed trackers: 100%|██| 10/10"] and nxt == 4
 
 
 def test_round_trip_yaml_keeps_layout() -> None:
