@@ -185,12 +185,13 @@ class TrainingJobs:
         report: dict[str, Any] = {}
         if cfg.nlu_test_dir.exists():
             job.phase = "NLU 测试"
-            await self._exec(job, [sys.executable, "-m", "rasa", "test", "nlu", "--nlu", str(cfg.nlu_test_dir),
-                                   "--model", str(model), "--out", str(out / "nlu")], REPO_ROOT)
-            report["nlu"] = reports.nlu_summary(out / "nlu")
+            code = await self._exec(job, [sys.executable, "-m", "rasa", "test", "nlu", "--nlu", str(cfg.nlu_test_dir),
+                                          "--model", str(model), "--out", str(out / "nlu")], REPO_ROOT)
+            report["nlu"] = reports.nlu_summary(out / "nlu") if code == 0 else {"ok": False, "error": f"退出码 {code}"}
         if cfg.story_test_dir.exists():
             job.phase = "故事测试"
-            await self._exec(job, [sys.executable, "-m", "rasa", "test", "core", "--stories", str(cfg.story_test_dir),
-                                   "--model", str(model), "--out", str(out / "core")], REPO_ROOT)
-            report["core"] = reports.core_summary(out / "core", cfg.story_test_dir)
+            code = await self._exec(job, [sys.executable, "-m", "rasa", "test", "core", "--stories",
+                                          str(cfg.story_test_dir), "--model", str(model), "--out", str(out / "core")],
+                                    REPO_ROOT)
+            report["core"] = reports.core_summary(out / "core") if code == 0 else {"ok": False, "error": f"退出码 {code}"}
         return report

@@ -20,7 +20,9 @@ function renderReport(report) {
     parts.push(`<span>NLU：准确率 ${(report.nlu.accuracy * 100).toFixed(1)}%，F1 ${report.nlu.f1.toFixed(3)}，` +
       `${report.nlu.errors}/${report.nlu.examples} 条识别错误</span>`);
   }
-  if (report.core) {
+  if (report.nlu && !report.nlu.ok) parts.push('<span class="bad">NLU 测试失败</span>');
+  if (report.core && !report.core.ok) parts.push('<span class="bad">故事测试失败</span>');
+  if (report.core && report.core.ok) {
     parts.push(`<span class="${report.core.failed ? "bad" : ""}">故事：${report.core.passed}/${report.core.stories} 通过，` +
       `动作准确率 ${(report.core.action_accuracy * 100).toFixed(1)}%</span>`);
   }

@@ -35,6 +35,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 OLD_GREETING = "您好，这里是12345市民服务热线智能客服。"
 NEW_GREETING = "您好，欢迎致电12345，我是智能客服小京，请说您要反映的事情。"
 TRAINING_TIMEOUT_MS = 40 * 60 * 1000
+LOAD_TIMEOUT_MS = 10 * 60 * 1000  # publishing waits until every Rasa server has loaded the model
+
+
+def _submit_and_wait(page, locator) -> None:
+    """Click a form button whose POST takes long (Rasa loading a model) and wait for the next page."""
+    with page.expect_navigation(timeout=LOAD_TIMEOUT_MS):
+        locator.click(no_wait_after=True)
 
 
 class AdminServer:
@@ -202,8 +209,7 @@ def test_change_train_publish_rollback(browser, admin_server, stack) -> None:
     talker.start()
     try:
         page.goto("/models")
-        page.locator("tr[data-version] button.publish").first.click()
-        page.wait_for_load_state()
+        _submit_and_wait(page, page.locator("tr[data-version] button.publish").first)
     finally:
         stop.set()
         talker.join(120)
@@ -216,8 +222,7 @@ def test_change_train_publish_rollback(browser, admin_server, stack) -> None:
     assert published.is_file() and published.name.startswith("candidate-")
     # roll back to the model the servers ran before (kept as a version at the first publish)
     row = page.locator("tr[data-version]", has_text="initial-")
-    row.locator("button.rollback").click()
-    page.wait_for_load_state()
+    _submit_and_wait(page, row.locator("button.rollback"))
     assert "已回滚" in page.locator(".flash").inner_text()
     assert OLD_GREETING in _greeting(stack)
     assert pointer.read_text().strip().startswith("seat-")
