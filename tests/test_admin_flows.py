@@ -23,12 +23,18 @@ def flows(tmp_path: Path) -> Path:
 
 
 def test_response_variations_replace_only_that_response() -> None:
-    new = ff.set_response(DOMAIN, "utter_goodbye", ["再见，祝您生活愉快。", "感谢来电，再见。"])
-    assert ff.responses(new)["utter_goodbye"] == [{"text": "再见，祝您生活愉快。"}, {"text": "感谢来电，再见。"}]
+    new = ff.set_response(DOMAIN, "utter_thank", ["不客气。", "不用谢，应该的。"])
+    assert ff.responses(new)["utter_thank"] == [{"text": "不客气。"}, {"text": "不用谢，应该的。"}]
     diff = revisions.unified_diff(DOMAIN, new, "domain.yml")
     changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    assert changed == ["-    - text: 感谢您的来电，再见。", "+    - text: 再见，祝您生活愉快。", "+    - text: 感谢来电，再见。"]
+    assert changed == ["-    - text: 不客气，感谢您对我们工作的支持。", "+    - text: 不客气。", "+    - text: 不用谢，应该的。"]
     assert "# Everything a citizen hears" in new  # comments kept
+
+
+def test_response_keeps_the_other_keys_of_a_variation() -> None:
+    old = ff.responses(DOMAIN)["utter_goodbye"][0]
+    new = ff.set_response(DOMAIN, "utter_goodbye", ["再见，祝您生活愉快。"])
+    assert ff.responses(new)["utter_goodbye"] == [{**old, "text": "再见，祝您生活愉快。"}]
 
 
 def test_response_needs_a_text_and_utter_name() -> None:
@@ -75,11 +81,13 @@ def test_rules_edit_add_delete() -> None:
 def test_forms_slots_and_prompts() -> None:
     forms = ff.forms(DOMAIN)
     slots = {s.slot: s for s in forms["ticket_form"]}
-    assert slots["phone"].prompt_response == "utter_ask_phone"
+    assert slots["contact_name"].prompt_response == "utter_ask_contact_name"
     assert slots["confirmed"].asked_by_action == "action_ask_confirmed"
     order = [s.slot for s in forms["ticket_form"]]
-    new = ff.set_form(DOMAIN, "ticket_form", order, {"phone": ["请留一个能联系到您的电话。"]})
-    assert ff.forms(new)["ticket_form"][order.index("phone")].prompt_texts == ["请留一个能联系到您的电话。"]
+    new = ff.set_form(DOMAIN, "ticket_form", order, {"contact_name": ["请问怎么称呼您？"],
+                                                     "confirmed": ["ignored: a custom action asks this"]})
+    assert ff.forms(new)["ticket_form"][order.index("contact_name")].prompt_texts == ["请问怎么称呼您？"]
+    assert "ignored" not in new
     with pytest.raises(ff.FormError):
         ff.set_form(DOMAIN, "ticket_form", order + ["no_such_slot"], {})
 
