@@ -24,6 +24,7 @@ from seat.db import create_engine  # noqa: E402
 from seat.settings import default_database_url  # noqa: E402
 from seat.store.models import UTCDateTime, metadata  # noqa: E402
 import seat.kb.models  # noqa: E402,F401  (registers the knowledge-base tables on the same metadata)
+import admin.models  # noqa: E402,F401  (registers the admin console tables on the same metadata)
 import callbacks.models  # noqa: E402,F401  (and the callback tables)
 
 config = context.config

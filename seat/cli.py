@@ -87,17 +87,17 @@ def _launch(services) -> int:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Start every service of the seat in the foreground."""
     from seat.services import all_services
-    from seat.training import ensure_model
+    from seat.training import model_to_serve
 
     os.chdir(REPO_ROOT)
-    model = ensure_model()
+    model = model_to_serve()  # the model published from the admin console, else the repo's data
     return _launch(all_services(settings, model))
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     """Start one service on its own (for replicas behind a balancer)."""
     from seat import services
-    from seat.training import ensure_model
+    from seat.training import model_to_serve
 
     os.chdir(REPO_ROOT)
     if args.service == "actions":
@@ -107,12 +107,44 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         os.environ.update(svc.env)
     elif args.service == "web":
         svc = services.web_server(settings)
+    elif args.service == "admin":
+        svc = services.admin_server(settings)
     elif args.service == "callbacks":
         svc = services.callback_worker(settings)
     else:
-        svc = services.rasa_server(settings, ensure_model())
+        svc = services.rasa_server(settings, model_to_serve())
     os.execv(svc.argv[0], list(svc.argv))
     return 0  # not reached
+
+
+def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
+    """Admin console accounts: create a user (password prompted, or one line on stdin)."""
+    import getpass
+
+    from seat.db import create_engine
+    from admin import users
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if password != getpass.getpass("again: "):
+            print("passwords differ", file=sys.stderr)
+            return 1
+    engine = create_engine(settings.database_url)
+    try:
+        if args.admin_command == "create-user":
+            user = users.create_user(engine, args.name, password, args.role)
+            print(f"admin console user {user.username} ({user.role}) created")
+        else:
+            users.set_password(engine, args.name, password)
+            print(f"password of {args.name} changed")
+    except users.UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
 
 
 def cmd_tickets(settings: Settings, args: argparse.Namespace) -> int:
@@ -157,8 +189,17 @@ def main(argv: list[str] | None = None) -> int:
     rates.add_argument("--by", choices=["day", "month"], default="day")
     kb.set_defaults(func=cmd_kb)
     serve = sub.add_parser("serve", help=cmd_serve.__doc__)
-    serve.add_argument("service", choices=["rasa", "actions", "voice", "web", "callbacks"])
+    serve.add_argument("service", choices=["rasa", "actions", "voice", "web", "callbacks", "admin"])
     serve.set_defaults(func=cmd_serve)
+    admin = sub.add_parser("admin", help=cmd_admin.__doc__)
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    for name, helptext in (("create-user", "create an admin console user"), ("set-password", "change a password")):
+        cmd = admin_sub.add_parser(name, help=helptext)
+        cmd.add_argument("name")
+        if name == "create-user":
+            cmd.add_argument("--role", choices=["admin", "editor", "operator", "viewer"], default="viewer")
+        cmd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    admin.set_defaults(func=cmd_admin)
     tickets = sub.add_parser("tickets", help=cmd_tickets.__doc__)
     tickets_sub = tickets.add_subparsers(dest="tickets_command", required=True)
     close = tickets_sub.add_parser("close", help="close a ticket")

@@ -103,6 +103,19 @@ def web_server(settings: Settings) -> Service:
     )
 
 
+def admin_server(settings: Settings) -> Service:
+    """The admin console (issue 7): flows, models, knowledge base, tickets, dashboards."""
+    from admin.config import AdminConfig
+
+    port = AdminConfig.from_env().port
+    return Service(
+        name="admin",
+        argv=[sys.executable, "-m", "admin", "--port", str(port)],
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+        listens=f"http://localhost:{port}/ (admin console; first user: seat admin create-user NAME --role admin)",
+    )
+
+
 def callback_worker(settings: Settings) -> Service:
     """The satisfaction callback workers (scheduling, calls, chat surveys; see callbacks/)."""
     return Service(
@@ -115,4 +128,4 @@ def callback_worker(settings: Settings) -> Service:
 def all_services(settings: Settings, model: Path) -> list[Service]:
     """Every service `make run` starts, in start order."""
     return [action_server(settings), rasa_server(settings, model), voice_gateway(settings), web_server(settings),
-            callback_worker(settings)]
+            admin_server(settings), callback_worker(settings)]

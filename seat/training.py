@@ -59,3 +59,26 @@ def ensure_model(root: Path = REPO_ROOT, force: bool = False) -> Path:
         raise RuntimeError(f"rasa train finished but {target} is missing")
     print(f"seat | trained {target.relative_to(root)}", flush=True)
     return target
+
+
+# -- models published from the admin console (issue 7) ---------------------------------------------
+PUBLISHED_POINTER = "current"  # models/published/current names the active published model file
+
+
+def published_model(root: Path = REPO_ROOT) -> Path | None:
+    """The model last published (or rolled back to) from the admin console, if its file is there."""
+    pointer = root / "models" / "published" / PUBLISHED_POINTER
+    if not pointer.is_file():
+        return None
+    path = pointer.parent / pointer.read_text(encoding="utf-8").strip()
+    return path if path.is_file() and path.name.endswith(".tar.gz") else None
+
+
+def model_to_serve(root: Path = REPO_ROOT) -> Path:
+    """The published model if there is one, else the model of the current training data (trained if needed)."""
+    published = published_model(root)
+    if published is not None:
+        print(f"seat | serving the published model {published.relative_to(root)} "
+              f"(delete {published.parent.relative_to(root)}/{PUBLISHED_POINTER} to serve the repo's data)", flush=True)
+        return published
+    return ensure_model(root)

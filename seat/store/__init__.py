@@ -29,6 +29,7 @@ from seat.store.tickets import (
 )
 import seat.kb.models  # noqa: E402,F401  the knowledge-base tables share this metadata and these migrations
 import callbacks.models  # noqa: E402,F401  the callback (survey) tables too
+import admin.models  # noqa: E402,F401  the admin console tables (issue 7) share them too
 from seat.store.units import LoadResult, Unit, get_unit, list_units, load_units, read_units, upsert_units
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
