@@ -277,3 +277,23 @@ async def test_text_typed_during_a_call_is_answered_in_speech(voice_page):
     assert len(typed) == 1 and typed[0]["sender"] == sender
     assert typed[0]["metadata"]["channel"] == "voice" and typed[0]["metadata"]["input"] == "text"
     await drained(app)
+
+
+async def test_audio_faster_than_real_time_is_bounded_and_hangup_is_prompt(voice_page, korean_pcm, caplog):
+    """A page (or a script) flooding audio: the recognizer's backlog stays bounded, the oldest audio is
+    dropped with a warning, and the hang-up is seen at once, not after the backlog."""
+    caplog.set_level(logging.INFO, "voice.web")
+    url, _, app = voice_page
+    flood = (korean_pcm + bytes(32000)) * 12  # about a minute of audio, sent as fast as possible
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(f"{url}?sender={citizen()}")
+        assert (await ws.receive_json(timeout=30))["type"] == "started"
+        for i in range(0, len(flood), 3200):
+            await ws.send_bytes(flood[i:i + 3200])
+        await ws.close()
+    await drained(app)  # far sooner than recognising a minute of audio would take
+    closed = next(line for line in caplog.text.splitlines() if " closed: " in line)
+    backlog = float(re.search(r"unrecognised at the end ([\d.]+) s", closed).group(1))
+    dropped = float(re.search(r"dropped ([\d.]+) s", closed).group(1))
+    assert backlog <= 5.0
+    assert dropped > 0 and "behind the audio; dropping the oldest" in caplog.text

@@ -30,6 +30,8 @@ SAMPLE_RATE = 16000
 MAX_FRAME_BYTES = SAMPLE_RATE * 2  # one second of audio per message at most
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 MAX_TEXT_CHARS = 2000
+BYTES_PER_SECOND = SAMPLE_RATE * 2
+MAX_BACKLOG_BYTES = 5 * BYTES_PER_SECOND  # audio waiting for the recognizer before the oldest is dropped
 
 
 def wav_bytes(pcm: bytes, sample_rate: int) -> bytes:
@@ -73,6 +75,11 @@ class VoiceCall:
         self.ended = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
+        self._audio: asyncio.Queue[bytes] = asyncio.Queue()
+        self._queued = 0  # bytes waiting for recognition
+        self.dropped_bytes = 0
+        self.received_bytes = 0
+        self.backlog_bytes = 0  # audio not yet recognised when the call ended
 
     async def on_event(self, event: Event) -> None:
         """The session's event callback: JSON (and WAV) to the page; the socket closes at the end."""
@@ -126,15 +133,49 @@ class VoiceCall:
             return False
         return True
 
+    def _enqueue(self, pcm: bytes) -> None:
+        """Queue caller audio for recognition; past MAX_BACKLOG_BYTES the oldest audio is dropped."""
+        self.received_bytes += len(pcm)
+        self._audio.put_nowait(pcm)
+        self._queued += len(pcm)
+        while self._queued > MAX_BACKLOG_BYTES:
+            old = self._audio.get_nowait()
+            self._queued -= len(old)
+            if self.dropped_bytes // MAX_BACKLOG_BYTES != (self.dropped_bytes + len(old)) // MAX_BACKLOG_BYTES \
+                    or not self.dropped_bytes:
+                log.warning("voice call %s: recognition is %.1f s behind the audio; dropping the oldest "
+                            "(%.1f s dropped so far)", self.sender, self._queued / BYTES_PER_SECOND,
+                            (self.dropped_bytes + len(old)) / BYTES_PER_SECOND)
+            self.dropped_bytes += len(old)
+
+    async def _feed(self) -> None:
+        """Hand queued audio to the session (recognition runs here, not in the socket reader)."""
+        while True:
+            pcm = await self._audio.get()
+            self._queued -= len(pcm)
+            await self.session.feed_audio(pcm)
+
     async def run(self) -> str:
-        """Feed the socket's messages to the session until either side ends; the end reason."""
+        """Relay the socket's messages to the session until either side ends; the end reason.
+
+        Reading never waits for recognition: a hang-up is seen at once even when the recognizer
+        lags behind (audio queued for it is then dropped with the call)."""
+        feeder = asyncio.create_task(self._feed())
+        try:
+            return await self._read()
+        finally:
+            self.backlog_bytes = self._queued
+            feeder.cancel()
+            await asyncio.gather(feeder, return_exceptions=True)
+
+    async def _read(self) -> str:
         async for msg in self.ws:
             if msg.type == WSMsgType.BINARY:
                 if len(msg.data) % 2:
                     await self.refuse(f"odd-length audio frame ({len(msg.data)} bytes): expected 16-bit PCM")
                     return "bad_audio"
                 if msg.data:
-                    await self.session.feed_audio(msg.data)
+                    self._enqueue(msg.data)
             elif msg.type == WSMsgType.TEXT:
                 if not await self.handle_text(msg.data):
                     return "bad_message"
@@ -213,7 +254,10 @@ async def _serve_call(request: web.Request, call: VoiceCall) -> None:
         if not ws.closed:
             await ws.close()  # also stops the socket's heartbeat
         ended = call.session.ended if call.session is not None else None
-        log.info("voice call %s closed: %s", call.sender, ended if ended and outcome == "ended" else outcome)
+        log.info("voice call %s closed: %s (audio %.1f s, unrecognised at the end %.1f s, dropped %.1f s)",
+                 call.sender, ended if ended and outcome == "ended" else outcome,
+                 call.received_bytes / BYTES_PER_SECOND, call.backlog_bytes / BYTES_PER_SECOND,
+                 call.dropped_bytes / BYTES_PER_SECOND)
 
 
 async def _build_session(request: web.Request, call: VoiceCall) -> Any:
