@@ -96,7 +96,8 @@ def make_speech(voice: str, text: str, rate: int = 8000) -> bytes:
             return w.readframes(w.getnframes())
 
 
-async def one_call(gw: VoiceGateway, speech: bytes, turns: int, run: Run) -> None:
+async def one_call(gw: VoiceGateway, speech: bytes, turns: int, run: Run, delay: float = 0.0) -> None:
+    await asyncio.sleep(delay)
     async with SimulatedPhone("127.0.0.1", gw.audiosocket_port) as phone:
         await phone.bot_spoke(phone.connected_at, quiet_s=0.5, timeout=60)
         session = gw.sessions[str(phone.uuid)]
@@ -115,7 +116,7 @@ async def one_call(gw: VoiceGateway, speech: bytes, turns: int, run: Run) -> Non
         run.call_s += phone.clock() - phone.connected_at
 
 
-async def measure(gw: VoiceGateway, calls: int, speech: bytes, turns: int) -> Run:
+async def measure(gw: VoiceGateway, calls: int, speech: bytes, turns: int, stagger_s: float = 0.0) -> Run:
     run = Run(calls)
     rss0, cpu0 = rss_mb(), time.process_time()
     peak = [rss0]
@@ -126,7 +127,7 @@ async def measure(gw: VoiceGateway, calls: int, speech: bytes, turns: int) -> Ru
             await asyncio.sleep(0.5)
 
     sampler = asyncio.create_task(sample())
-    await asyncio.gather(*(one_call(gw, speech, turns, run) for _ in range(calls)))
+    await asyncio.gather(*(one_call(gw, speech, turns, run, i * stagger_s / calls) for i in range(calls)))
     sampler.cancel()
     run.cpu_per_audio_s = (time.process_time() - cpu0) / run.call_s if run.call_s else float("nan")
     run.rss_per_call_mb = (peak[0] - rss0) / calls
@@ -155,6 +156,8 @@ async def main() -> None:
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--model", default=os.environ.get(asr.MODEL_ENV) or None)
     parser.add_argument("--rasa-url", default=None, help="a running Rasa instead of the stub dialogue")
+    parser.add_argument("--stagger", type=float, default=0.0,
+                        help="spread the call starts over this many seconds (0: all callers speak at once)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     model_path = args.model or asr.packaged_test_model_path()
@@ -171,13 +174,15 @@ async def main() -> None:
         print(f"recognizer pool warm-up (as the service does at start): {await gw.warm_recognizer():.1f} s")
         runs = [await measure(gw, 1, speech, args.turns)]
         if args.calls > 1:
-            runs.append(await measure(gw, args.calls, speech, args.turns))
+            runs.append(await measure(gw, args.calls, speech, args.turns, args.stagger))
     finally:
         await gw.stop()
         if runner is not None:
             await runner.cleanup()
     report(runs, f"Rasa at {url}" if args.rasa_url else "stub (fixed reply: voice path only)", model_path)
-    print(f"utterance: {len(speech) / 16000:.1f} s of {lang} espeak-ng speech, {args.turns} turns per call")
+    print(f"utterance: {len(speech) / 16000:.1f} s of {lang} espeak-ng speech, {args.turns} turns per call, "
+          f"call starts spread over {args.stagger:g} s")
+    print(f"load average (other processes on this box count too): {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

