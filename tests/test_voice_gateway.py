@@ -15,7 +15,6 @@ import aiohttp
 import pytest
 
 from voice import asr
-from voice import prompts
 from voice.recognizers import busy_recognizers
 from voice.audiosocket import Audio, CallId, encode
 from voice.control import CallRegistry

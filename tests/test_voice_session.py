@@ -222,3 +222,16 @@ async def test_real_speech_is_recognised_endpointed_and_sent_and_silence_is_not_
     assert 0 < session.asr_stats()["audio_s"] < len(speech) / 16000 + 0.5  # speech, hangover and pre-roll only
     await session.close()
     assert asr.live_recognizers() == baseline
+
+
+def test_energy_gate_passes_loud_audio_with_its_pre_roll_and_closes_after_the_hangover():
+    from voice.gate import EnergyGate
+
+    gate = EnergyGate(8000, hangover_ms=100, preroll_ms=40)
+    quiet, loud_frame = bytes(320), b"\x10\x27" * 160  # 20 ms each
+    assert [gate.feed(quiet, False) for _ in range(5)] == [b""] * 5 and not gate.closing()
+    assert gate.feed(loud_frame, True) == quiet * 2 + loud_frame  # 40 ms of pre-roll, then the onset
+    for _ in range(4):
+        assert gate.feed(quiet, False) == quiet and not gate.closing()
+    assert gate.feed(quiet, False) == quiet and gate.closing()  # 100 ms after the last loud frame
+    assert not gate.closing() and gate.feed(quiet, False) == b""

@@ -21,6 +21,7 @@ from voice import prompts
 from voice.asr import Endpointer, Final, Partial, Recognizer, pcm_rms
 from voice.asr import executor as asr_executor
 from voice.dtmf import DtmfCollector, GoertzelDetector
+from voice.gate import EnergyGate
 from voice.events import (BotAudio, BotText, Event, FinalTranscript, Handoff, PartialTranscript,
                           SessionEnded, SessionStarted, StopPlayback)
 from voice.rasa_client import RasaClient, RasaError
@@ -91,9 +92,8 @@ class CallSession:
         self._asr_chunk = max(2, config.sample_rate * config.asr_chunk_ms // 1000 * 2)
         self._loud_ms = 0.0
         self._utterance_ms = 0.0
-        self._gate_open, self._gate_left_ms, self._fed = False, 0.0, False
-        self._preroll = bytearray()
-        self._preroll_bytes = config.sample_rate * config.vad_preroll_ms // 1000 * 2
+        self._gate = EnergyGate(config.sample_rate, config.vad_hangover_ms, config.vad_preroll_ms)
+        self._fed = False
         self._pending_audio = 0  # BotAudio events not yet reported played
         self._ending: Optional[str] = None
         self._ending_deadline = 0.0
@@ -139,34 +139,18 @@ class CallSession:
         await self._barge_in_check(pcm, rms)
         if self._recognizer is None:
             return
-        if not self._gate(pcm, rms >= self._endpointer.rms_threshold and not tone):
-            return  # quiet line: the recognizer is not fed (saves most of the decoding)
-        self._asr_buf += bytes(len(pcm)) if tone else pcm  # key tones are not speech
+        audio = self._gate.feed(bytes(len(pcm)) if tone else pcm,  # key tones are not speech
+                                rms >= self._endpointer.rms_threshold and not tone)
+        self._asr_buf += audio  # nothing while the line is quiet: most of the decoding saved
         while len(self._asr_buf) >= self._asr_chunk and not self.ended:
             chunk = bytes(self._asr_buf[: self._asr_chunk])
             del self._asr_buf[: self._asr_chunk]
             self._fed = True
             await self._recognise(chunk)
-        if self._gate_left_ms <= 0 and not self.ended:  # the gate closed: end what was heard
-            self._gate_open = False
+        if self._gate.closing() and not self.ended:  # quiet again: end what was heard
             self._asr_buf.clear()
             if self._fed:
                 await self._end_utterance(None)
-
-    def _gate(self, pcm: bytes, loud: bool) -> bool:
-        """Energy gate: open on loud audio (with the pre-roll before it), closed after the hangover."""
-        if loud:
-            if not self._gate_open:
-                self._gate_open = True
-                self._asr_buf += self._preroll
-                self._preroll = bytearray()
-            self._gate_left_ms = float(self.config.vad_hangover_ms)
-        elif self._gate_open:
-            self._gate_left_ms -= len(pcm) / 2 / self.config.sample_rate * 1000.0
-        else:
-            self._preroll += pcm
-            del self._preroll[: max(0, len(self._preroll) - self._preroll_bytes)]
-        return self._gate_open
 
     async def feed_dtmf(self, digit: str) -> None:
         """A key from the transport's signalling (AudioSocket 0x03). In-band detection stops from then on."""
