@@ -14,7 +14,8 @@ import uuid
 import aiohttp
 import pytest
 
-from voice import asr, prompts
+from voice import asr
+from voice.recognizers import busy_recognizers
 from voice.audiosocket import Audio, CallId, encode
 from voice.control import CallRegistry
 from voice.gateway import GatewayConfig, VoiceGateway
@@ -150,10 +151,13 @@ async def test_silence_reprompts_then_hangs_up_politely(gateway):
     gw = await gateway(clock=clock)
     async with phone(gw) as p:
         await p.bot_spoke(p.connected_at)
+        session = gw.sessions[str(p.uuid)]
         for n in range(3):
+            await until(lambda: session.waiting_for_caller)  # everything said has played out
             mark = p.clock()
             clock.advance(8.5)
             await p.bot_spoke(mark)
+        await until(lambda: session.waiting_for_caller)
         assert not p.hung_up.is_set()
         clock.advance(8.5)
         await asyncio.wait_for(p.hung_up.wait(), 30)
@@ -177,7 +181,7 @@ BAD_INPUT = [
 @pytest.mark.parametrize(("data", "message"), BAD_INPUT, ids=[m for _, m in BAD_INPUT])
 async def test_bad_input_is_logged_closed_and_leaves_nothing(gateway, caplog, data, message):
     gw = await gateway()
-    baseline = asr.live_recognizers()
+    baseline = busy_recognizers()
     caplog.set_level(logging.INFO)
     reader, writer = await asyncio.open_connection("127.0.0.1", gw.audiosocket_port)
     writer.write(encode(CallId(uuid.uuid4())) + data)
@@ -188,7 +192,7 @@ async def test_bad_input_is_logged_closed_and_leaves_nothing(gateway, caplog, da
     writer.close()
     assert message in caplog.text
     await until(lambda: gw.server.open_calls == 0 and not gw.sessions)
-    assert asr.live_recognizers() == baseline
+    assert busy_recognizers() == baseline
     del rest
 
 
@@ -196,7 +200,7 @@ async def test_endless_audio_is_bounded_and_the_call_still_hangs_up_cleanly(gate
     import numpy as np
 
     gw = await gateway()
-    baseline = asr.live_recognizers()
+    baseline = busy_recognizers()
     reader, writer = await asyncio.open_connection("127.0.0.1", gw.audiosocket_port)
     writer.write(encode(CallId(uuid.uuid4())))
     noise = np.random.default_rng(5).normal(0, 3000, 8000 * 30).astype("<i2").tobytes()
@@ -204,14 +208,13 @@ async def test_endless_audio_is_bounded_and_the_call_still_hangs_up_cleanly(gate
         writer.write(encode(Audio(noise[i:i + 320])))
         if i % 32000 == 0:
             await writer.drain()
-    await until(lambda: len(gw.sessions) == 1)
-    assert asr.live_recognizers() == baseline + 1
+    await until(lambda: len(gw.sessions) == 1 and busy_recognizers() == baseline + 1)
     writer.write(b"\x00\x00\x00")
     await writer.drain()
     await asyncio.wait_for(reader.read(), 60)
     writer.close()
     await until(lambda: gw.server.open_calls == 0 and not gw.sessions, timeout=60)
-    assert asr.live_recognizers() == baseline
+    assert busy_recognizers() == baseline
 
 
 async def test_two_hundred_calls_opened_and_dropped_leave_no_leak(gateway, caplog):
@@ -219,7 +222,7 @@ async def test_two_hundred_calls_opened_and_dropped_leave_no_leak(gateway, caplo
     async with phone(gw) as p:  # one full call first: thread pools exist from here on
         await p.bot_spoke(p.connected_at)
     await until(lambda: not gw.sessions)
-    threads, recognizers = threading.active_count(), asr.live_recognizers()
+    threads, recognizers = threading.active_count(), busy_recognizers()
 
     async def drop(i: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", gw.audiosocket_port)
@@ -236,7 +239,7 @@ async def test_two_hundred_calls_opened_and_dropped_leave_no_leak(gateway, caplo
 
     await asyncio.gather(*(drop(i) for i in range(200)))
     await until(lambda: gw.server.open_calls == 0 and not gw.sessions, timeout=60)
-    assert asr.live_recognizers() == recognizers
+    assert busy_recognizers() == recognizers
     await until(lambda: threading.active_count() <= threads, timeout=10)
     assert "truncated" in caplog.text or "EOF" in caplog.text
     async with phone(gw) as p:  # and the gateway still answers

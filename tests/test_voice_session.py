@@ -184,3 +184,54 @@ async def test_in_band_key_tones_made_by_sox_are_entries(tmp_path, rate):
     assert dialogue.received[1][1:] == ("13912345678", {**dialogue.received[1][2], "input": "dtmf"})
     assert dialogue.received[1][2]["input"] == "dtmf"
     await session.close()
+
+
+@pytest.fixture(scope="module")
+def ko_model():
+    from voice import asr
+
+    try:
+        return asr.load_model(asr.packaged_test_model_path())
+    except asr.AsrError as exc:
+        pytest.skip(str(exc))
+
+
+async def test_real_speech_is_recognised_endpointed_and_sent_and_silence_is_not_decoded(ko_model, tmp_path):
+    import re
+
+    from voice import asr
+    from voice.events import FinalTranscript, PartialTranscript
+    from tests.voice_session_support import espeak
+
+    baseline = asr.live_recognizers()
+    session, events, _, dialogue = make(model=ko_model)
+    await session.start()
+    assert asr.live_recognizers() == baseline + 1
+    for _ in range(100):  # 2 s of line silence: the energy gate keeps it from the decoder
+        await session.feed_audio(bytes(320))
+    assert session.asr_stats()["audio_s"] == 0.0
+    speech = espeak(tmp_path, "안녕하세요 만나서 반갑습니다", "ko") + bytes(16000)
+    for i in range(0, len(speech), 320):
+        await session.feed_audio(speech[i:i + 320])
+    await until(lambda: len(dialogue.received) == 2)
+    finals = events.of(FinalTranscript)
+    assert len(finals) == 1 and re.search(r"[\uac00-\ud7a3]", finals[0].text)
+    assert events.of(PartialTranscript), "partial results while speaking"
+    _, text, metadata = dialogue.received[1]
+    assert text == finals[0].text and metadata["input"] == "speech"
+    assert 0 < session.asr_stats()["audio_s"] < len(speech) / 16000 + 0.5  # speech, hangover and pre-roll only
+    await session.close()
+    assert asr.live_recognizers() == baseline
+
+
+def test_energy_gate_passes_loud_audio_with_its_pre_roll_and_closes_after_the_hangover():
+    from voice.gate import EnergyGate
+
+    gate = EnergyGate(8000, hangover_ms=100, preroll_ms=40)
+    quiet, loud_frame = bytes(320), b"\x10\x27" * 160  # 20 ms each
+    assert [gate.feed(quiet, False) for _ in range(5)] == [b""] * 5 and not gate.closing()
+    assert gate.feed(loud_frame, True) == quiet * 2 + loud_frame  # 40 ms of pre-roll, then the onset
+    for _ in range(4):
+        assert gate.feed(quiet, False) == quiet and not gate.closing()
+    assert gate.feed(quiet, False) == quiet and gate.closing()  # 100 ms after the last loud frame
+    assert not gate.closing() and gate.feed(quiet, False) == b""

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -134,7 +135,14 @@ class Recognizer:
         self._mutex = threading.Lock()  # Kaldi state is not thread-safe (e.g. after a cancel)
         self._last_partial = ""
         self._closed = False
+        self.audio_s = 0.0  # audio fed so far
+        self.cpu_s = 0.0  # decoder CPU time (thread time inside Kaldi calls)
+        self.wall_s = 0.0  # time from handing a chunk over to its result, queueing included
         _count(+1)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def _recognizer(self) -> Any:
         rec = self._rec
@@ -143,6 +151,13 @@ class Recognizer:
         return rec
 
     def _accept_blocking(self, rec: Any, pcm: bytes) -> AsrEvent | None:
+        started = time.thread_time()
+        try:
+            return self._accept_locked(rec, pcm)
+        finally:
+            self.cpu_s += time.thread_time() - started
+
+    def _accept_locked(self, rec: Any, pcm: bytes) -> AsrEvent | None:
         with self._mutex:
             if rec.AcceptWaveform(pcm):
                 self._last_partial = ""
@@ -162,9 +177,14 @@ class Recognizer:
     async def accept(self, pcm: bytes) -> Partial | Final | None:
         """Feed a chunk: a `Final` at an utterance end, a `Partial` when the words changed."""
         rec = self._recognizer()
+        self.audio_s += len(pcm) / 2 / self.sample_rate
+        started = time.perf_counter()
         async with self._order:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(executor(), self._accept_blocking, rec, pcm)
+            try:
+                return await loop.run_in_executor(executor(), self._accept_blocking, rec, pcm)
+            finally:
+                self.wall_s += time.perf_counter() - started
 
     async def finish(self) -> Final:
         """Flush the audio fed so far and return the last utterance's text."""

@@ -25,6 +25,7 @@ from voice.audiosocket import Audio, AudioSocketServer, Call, CallId, Dtmf, Erro
 from voice.control import CallRegistry, make_app
 from voice.events import BotAudio, Event, Handoff, SessionEnded, StopPlayback
 from voice.rasa_client import RasaClient
+from voice.recognizers import RecognizerPool
 from voice.session import CallSession, SessionConfig
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class GatewayConfig:
     silence_reprompt_s: float = 8.0  # VOICE_SILENCE_S
     first_audio_wait_s: float = 0.3  # how long to wait for the first audio frame to learn the rate
     database_url: Optional[str] = None  # for handoffs the gateway decides itself (dialogue down)
+    warm_recognizers: int = 2  # VOICE_WARM_RECOGNIZERS: idle warmed recognizers kept per sample rate
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "GatewayConfig":
@@ -58,6 +60,7 @@ class GatewayConfig:
             control_port=int(env.get("VOICE_CONTROL_PORT", "9093")),
             silence_reprompt_s=float(env.get("VOICE_SILENCE_S", "8")),
             database_url=env.get("DATABASE_URL") or None,
+            warm_recognizers=int(env.get("VOICE_WARM_RECOGNIZERS", "2")),
         )
 
 
@@ -117,6 +120,7 @@ class VoiceGateway:
         self.server = AudioSocketServer(self.handle_call)
         self.rasa = rasa or RasaClient(config.rasa_url)
         self.sessions: dict[str, CallSession] = {}
+        self.pools: dict[int, RecognizerPool] = {}
         self._runner: Optional[web.AppRunner] = None
         self.audiosocket_port: Optional[int] = None
         self.control_port: Optional[int] = None
@@ -132,8 +136,23 @@ class VoiceGateway:
                  "recognition %s", self.config.audiosocket_host, self.audiosocket_port, self.config.control_host,
                  self.control_port, self.config.rasa_url, "on" if self.model is not None else "OFF")
 
+    def pool(self, rate: int) -> Optional[RecognizerPool]:
+        """The warmed recognizers for calls at `rate` (None without a model)."""
+        if self.model is None:
+            return None
+        if rate not in self.pools:
+            from voice import tts
+
+            async def warm_audio() -> bytes:
+                return await tts.synthesize(prompts.STILL_THERE + prompts.DIALOGUE_DOWN, rate)
+
+            self.pools[rate] = RecognizerPool(self.model, rate, self.config.warm_recognizers, warm_audio)
+        return self.pools[rate]
+
     async def stop(self) -> None:
         await self.server.stop()
+        for pool in self.pools.values():
+            await pool.close()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.rasa.close()
@@ -151,6 +170,15 @@ class VoiceGateway:
                 log.warning("could not pre-render a prompt: %s", exc)
                 break
         return done
+
+    async def warm_recognizer(self, rate: int = 8000) -> float:
+        """Fill the pool of warmed recognizers for `rate` (see voice/recognizers.py); seconds taken."""
+        pool = self.pool(rate)
+        if pool is None:
+            return 0.0
+        started = time.perf_counter()
+        await pool.fill()
+        return time.perf_counter() - started
 
     async def warm_dialogue(self, attempts: int = 60) -> bool:
         """One throwaway conversation, so the first caller does not wait for Rasa's first prediction."""
@@ -193,7 +221,7 @@ class VoiceGateway:
                 call_id, SessionConfig(rasa_url=self.config.rasa_url, sample_rate=rate,
                                        silence_reprompt_s=self.config.silence_reprompt_s),
                 self._on_event(call, call_id, audio_out), caller=caller, model=self.model, clock=self.clock,
-                rasa=self.rasa, tts=self.tts, extra_metadata=context)
+                rasa=self.rasa, tts=self.tts, extra_metadata=context, recognizers=self.pool(rate))
             self.sessions[call_id] = session
             player = asyncio.create_task(self._play(call, audio_out, lambda: session.playback_finished()))
             await session.start()
@@ -218,20 +246,30 @@ class VoiceGateway:
                     await session.feed_dtmf(event.digit)
                 event = None
         finally:
-            if session is not None:
-                await session.close(reason)
-                reason = session.ended or reason
-            if player is not None:
-                player.cancel()
-            reader.cancel()
-            await asyncio.gather(*(t for t in (player, reader) if t is not None), return_exceptions=True)
-            if reason == "caller_hangup":
-                await call.close()
-            else:
-                await call.hangup()
-            self.sessions.pop(call_id, None)
-            self.registry.upsert(call_id, state="ended", outcome=reason)
-            log.info("call %s: done (%s)", call_id, reason)
+            cleanup = asyncio.ensure_future(self._end_call(call, call_id, session, reason, (player, reader)))
+            try:
+                await asyncio.shield(cleanup)
+            except asyncio.CancelledError:  # stopping the server: clean up all the same
+                await cleanup
+                raise
+
+    async def _end_call(self, call: Call, call_id: str, session: Optional[CallSession], reason: str,
+                        tasks: tuple[Optional[asyncio.Task[None]], ...]) -> None:
+        """Close the session (the recognizer goes back), stop playback and reading, hang up, record."""
+        if session is not None:
+            await session.close(reason)
+            reason = session.ended or reason
+        running = [t for t in tasks if t is not None]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        if reason == "caller_hangup":
+            await call.close()
+        else:
+            await call.hangup()
+        self.sessions.pop(call_id, None)
+        self.registry.upsert(call_id, state="ended", outcome=reason)
+        log.info("call %s: done (%s)", call_id, reason)
 
     async def _first_event(self, inbox: "asyncio.Queue[Any]") -> Any:
         """The event after the UUID if it comes soon (its audio rate sets the call's rate), else None."""
@@ -292,7 +330,7 @@ async def serve(config: GatewayConfig) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    warm = asyncio.gather(gateway.warm_up(_domain_prompts()), gateway.warm_dialogue())
+    warm = asyncio.gather(gateway.warm_recognizer(), gateway.warm_up(_domain_prompts()), gateway.warm_dialogue())
     await stop.wait()
     warm.cancel()
     log.info("voice gateway stopping (%d calls open)", len(gateway.sessions))

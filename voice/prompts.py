@@ -21,6 +21,11 @@ class SilencePolicy:
         self.reprompts = 0
         self._since: Optional[float] = None
 
+    @property
+    def waiting(self) -> bool:
+        """The silence timer runs (the bot finished speaking, the caller has not answered yet)."""
+        return self._since is not None
+
     def idle(self, now: float) -> None:
         self._since = now
 

@@ -19,13 +19,17 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 from nlu.asr_repair import repair
 from voice import prompts
 from voice.asr import Endpointer, Final, Partial, Recognizer, pcm_rms
+from voice.asr import executor as asr_executor
 from voice.dtmf import DtmfCollector, GoertzelDetector
+from voice.gate import EnergyGate
 from voice.events import (BotAudio, BotText, Event, FinalTranscript, Handoff, PartialTranscript,
                           SessionEnded, SessionStarted, StopPlayback)
 from voice.rasa_client import RasaClient, RasaError
 
 if TYPE_CHECKING:
     import vosk
+
+    from voice.recognizers import RecognizerPool
 
 log = logging.getLogger("voice.session")
 _PERSONAL_DIGITS = re.compile(r"\d{3}")
@@ -47,6 +51,8 @@ class SessionConfig:
     tick_interval_s: float = 0.2  # internal timer tick; 0 = the owner calls tick()
     end_grace_s: float = 30.0  # longest wait for the last playback before ending anyway
     max_utterance_s: float = 20.0  # an utterance is cut (and sent) after this long: endless audio
+    vad_hangover_ms: int = 1500  # the recognizer is fed until this long after the last loud audio
+    vad_preroll_ms: int = 300  # quiet audio kept and fed before a loud onset
 
 
 async def default_tts(text: str, sample_rate: int) -> bytes:
@@ -67,13 +73,15 @@ class CallSession:
                  caller: str | None = None, model: "vosk.Model | None" = None,
                  clock: Callable[[], float] = time.monotonic, rasa: RasaClient | None = None,
                  tts: Callable[[str, int], Awaitable[bytes]] | None = None,
-                 extra_metadata: dict | None = None) -> None:
+                 extra_metadata: dict | None = None, recognizers: "RecognizerPool | None" = None) -> None:
         self.call_id, self.config, self.caller = call_id, config, caller
         self._on_event, self._clock = on_event, clock
         self._rasa, self._own_rasa = (rasa, False) if rasa is not None else (RasaClient(config.rasa_url), True)
         self._tts = tts or default_tts
         self.extra_metadata = dict(extra_metadata or {})
-        self._recognizer = Recognizer(model, config.sample_rate) if model is not None else None
+        self._model, self._pool = model, recognizers
+        self._recognizer: Recognizer | None = None  # taken in start(), given back in close()
+        self._asr_base = (0.0, 0.0, 0.0)
         self._endpointer = Endpointer(config.endpoint_silence_ms, config.sample_rate)
         self._collector = DtmfCollector(config.dtmf_timeout_s, config.dtmf_max_digits)
         self._detector = GoertzelDetector(config.sample_rate) if config.inband_dtmf else None
@@ -84,6 +92,8 @@ class CallSession:
         self._asr_chunk = max(2, config.sample_rate * config.asr_chunk_ms // 1000 * 2)
         self._loud_ms = 0.0
         self._utterance_ms = 0.0
+        self._gate = EnergyGate(config.sample_rate, config.vad_hangover_ms, config.vad_preroll_ms)
+        self._fed = False
         self._pending_audio = 0  # BotAudio events not yet reported played
         self._ending: Optional[str] = None
         self._ending_deadline = 0.0
@@ -98,6 +108,18 @@ class CallSession:
     async def start(self) -> None:
         """Send start_text to Rasa and speak the reply (BotText + BotAudio)."""
         await self._emit(SessionStarted(self.call_id))
+        if self._pool is not None:
+            self._recognizer = await self._pool.acquire()
+        elif self._model is not None:
+            loop = asyncio.get_running_loop()  # creating a recognizer takes ~0.3 s: not on the loop
+            self._recognizer = await loop.run_in_executor(asr_executor(), Recognizer, self._model,
+                                                          self.config.sample_rate)
+        if self._recognizer is not None:
+            rec = self._recognizer
+            self._asr_base = (rec.audio_s, rec.cpu_s, rec.wall_s)
+            if self.ended:  # closed while the recognizer was being made
+                await self._give_back(rec)
+                return
         if self.config.tick_interval_s > 0:
             self._spawn(self._ticker())
         await self._turn(self.config.start_text, "start")
@@ -113,14 +135,22 @@ class CallSession:
                 self._last_inband = (digit, self._clock())
                 await self._key(digit)
             tone = self._detector.tone_active
-        await self._barge_in_check(pcm)
+        rms = pcm_rms(pcm)
+        await self._barge_in_check(pcm, rms)
         if self._recognizer is None:
             return
-        self._asr_buf += bytes(len(pcm)) if tone else pcm  # key tones are not speech
+        audio = self._gate.feed(bytes(len(pcm)) if tone else pcm,  # key tones are not speech
+                                rms >= self._endpointer.rms_threshold and not tone)
+        self._asr_buf += audio  # nothing while the line is quiet: most of the decoding saved
         while len(self._asr_buf) >= self._asr_chunk and not self.ended:
             chunk = bytes(self._asr_buf[: self._asr_chunk])
             del self._asr_buf[: self._asr_chunk]
+            self._fed = True
             await self._recognise(chunk)
+        if self._gate.closing() and not self.ended:  # quiet again: end what was heard
+            self._asr_buf.clear()
+            if self._fed:
+                await self._end_utterance(None)
 
     async def feed_dtmf(self, digit: str) -> None:
         """A key from the transport's signalling (AudioSocket 0x03). In-band detection stops from then on."""
@@ -184,11 +214,30 @@ class CallSession:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
         if self._recognizer is not None:
-            self._recognizer.close()
+            await self._give_back(self._recognizer)
         if self._own_rasa:
             await self._rasa.close()
         log.info("call %s ended: %s", self.call_id, reason)
         await self._emit(SessionEnded(reason))
+
+    @property
+    def waiting_for_caller(self) -> bool:
+        """The bot has finished speaking and the silence timer runs."""
+        return self._silence.waiting
+
+    def asr_stats(self) -> dict[str, float]:
+        """This call's decoding: audio seconds fed, decoder CPU seconds, wall seconds (queueing included)."""
+        rec = self._recognizer
+        if rec is None:
+            return {"audio_s": 0.0, "cpu_s": 0.0, "wall_s": 0.0}
+        audio, cpu, wall = self._asr_base
+        return {"audio_s": rec.audio_s - audio, "cpu_s": rec.cpu_s - cpu, "wall_s": rec.wall_s - wall}
+
+    async def _give_back(self, rec: Recognizer) -> None:
+        if self._pool is not None:
+            await self._pool.release(rec)
+        else:
+            rec.close()
 
     # ---- internals -------------------------------------------------------------------------
     def _metadata(self, source: str) -> dict[str, Any]:
@@ -223,11 +272,11 @@ class CallSession:
             self._pending_audio = 0
             await self._emit(StopPlayback())
 
-    async def _barge_in_check(self, pcm: bytes) -> None:
+    async def _barge_in_check(self, pcm: bytes, rms: float) -> None:
         if not self._pending_audio:
             self._loud_ms = 0.0
             return
-        if pcm_rms(pcm) >= self._endpointer.rms_threshold:
+        if rms >= self._endpointer.rms_threshold:
             self._loud_ms += len(pcm) / 2 / self.config.sample_rate * 1000.0
             if self._loud_ms >= self.config.barge_in_ms:
                 log.info("call %s: barge-in", self.call_id)
@@ -246,6 +295,8 @@ class CallSession:
     async def _recognise(self, chunk: bytes) -> None:
         assert self._recognizer is not None
         event = await self._recognizer.accept(chunk)
+        if self.ended:  # hung up meanwhile: the recognizer may be back in its pool
+            return
         if isinstance(event, Partial):
             self._silence.activity()
             await self._emit(PartialTranscript(event.text))
@@ -255,11 +306,19 @@ class CallSession:
         if not ended and self._utterance_ms >= self.config.max_utterance_s * 1000.0:
             log.info("call %s: utterance longer than %g s, cutting it", self.call_id, self.config.max_utterance_s)
             ended, event = True, None
-        if not ended:
+        if ended:
+            await self._end_utterance(event)
+
+    async def _end_utterance(self, event: Partial | Final | None) -> None:
+        """The caller finished an utterance: its text (repaired) goes to the dialogue."""
+        assert self._recognizer is not None
+        if self.ended:
             return
-        self._utterance_ms = 0.0
+        self._utterance_ms, self._fed = 0.0, False
         text = event.text if isinstance(event, Final) else (await self._recognizer.finish()).text
         self._endpointer.reset()
+        if self.ended:
+            return
         text = repair(text)
         if text:
             self.transcripts.append(text)

