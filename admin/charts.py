@@ -59,13 +59,13 @@ def rate_lines(months: list[str], series: dict[str, list[float | None]], title: 
     if not months:
         return _svg(['<text x="20" y="40">暂无数据</text>'], 60, title)
     plot_h = H - BOTTOM - TOP
-    step = (W - LEFT - 24) / max(len(months) - 1, 1)
+    step = (W - LEFT - 56) / max(len(months) - 1, 1)  # room for the last month label
     parts = _axis(1.0, H, lambda v: f"{v:.0%}")
     for i, month in enumerate(months):
-        parts.append(f'<text x="{LEFT + 8 + step * i:.1f}" y="{H - BOTTOM + 14}" text-anchor="middle">{escape(month)}</text>')
+        parts.append(f'<text x="{LEFT + 24 + step * i:.1f}" y="{H - BOTTOM + 14}" text-anchor="middle">{escape(month)}</text>')
     for j, (label, values) in enumerate(series.items()):
         colour = PALETTE[j % len(PALETTE)]
-        points = [(LEFT + 8 + step * i, H - BOTTOM - plot_h * v, v) for i, v in enumerate(values) if v is not None]
+        points = [(LEFT + 24 + step * i, H - BOTTOM - plot_h * v, v) for i, v in enumerate(values) if v is not None]
         if len(points) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
             parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')

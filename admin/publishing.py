@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from admin import audit, model_registry
 from admin.config import AdminConfig
+from seat.settings import REPO_ROOT
 from seat.training import PUBLISHED_POINTER
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,8 @@ class Publisher:
         if await asyncio.to_thread(model_registry.active_version, self.engine) is not None:
             return None
         for server in await self.status():
-            path = Path(server.model_file) if server.model_file else None
-            if path is not None and path.is_file():
+            path = self._find_model(server.model_file)
+            if path is not None:
                 version = await asyncio.to_thread(model_registry.add_version, self.engine,
                                                   "initial-" + path.name[: -len(".tar.gz")], path, None)
                 kept = await asyncio.to_thread(self._keep, path)
@@ -76,6 +77,19 @@ class Publisher:
                 await asyncio.to_thread(audit.record, self.engine, actor, "model.adopt", version.name,
                                         {"file": str(kept)})
                 return version
+        return None
+
+    def _find_model(self, model_file: str | None) -> Path | None:
+        """The file of a model a server reports in /status (Rasa gives the file name only)."""
+        if not model_file:
+            return None
+        path = Path(model_file)
+        if path.is_absolute():
+            return path if path.is_file() else None
+        for directory in (self.config.published_dir, self.config.models_dir, self.config.candidates_dir,
+                          REPO_ROOT / "models"):
+            if (directory / path.name).is_file():
+                return directory / path.name
         return None
 
     def _keep(self, model: Path) -> Path:

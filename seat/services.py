@@ -54,7 +54,7 @@ def rasa_server(settings: Settings, model: Path, endpoints: Path | None = None) 
     return Service(
         name="rasa",
         argv=[
-            sys.executable, "-m", "rasa", "run",
+            sys.executable, "-m", "seat.rasa_run", "run",  # rasa, loading published models off its event loop
             "--model", str(model),
             "--port", str(settings.rasa_port),
             "--enable-api", "--auth-token", rasa_auth_token(settings),

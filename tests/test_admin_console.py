@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
 
 from admin import audit, revisions, users
+from admin.flowforms import story_blocks
 from admin.app import create_app
 from admin.roles import mask_text
 from seat.kb import repository
@@ -185,3 +186,25 @@ async def test_dashboards_show_the_three_rates_per_unit(console, clean_db) -> No
     # 3 of 4 contacted, 2 of 4 solved, (2 + 0.8 × 1) / 4 satisfied
     assert "朝阳区望京街道办事处" in row and "<td>4</td>" in row
     assert "75.0%" in row and "50.0%" in row and "70.0%" in row
+
+
+async def test_every_page_renders_for_an_admin(console, clean_db) -> None:
+    from seat.kb.repository import load_kb
+
+    load_kb(clean_db)
+    number = _ticket(TicketStore(clean_db), "page")
+    key = repository.fetch_entries(clean_db)[0].key
+    await login(console, "boss")
+    rules = story_blocks((console.config.flows_dir / "data" / "rules.yml").read_text(), "rules")
+    pages = ["/", "/flows", "/flows/responses", "/flows/responses?q=再见", "/flows/responses/utter_greet",
+             "/flows/nlu/intent", "/flows/nlu/intent/greet", "/flows/nlu/synonym", "/flows/nlu/lookup",
+             "/flows/stories/rules", f"/flows/stories/rules/edit?name={rules[0].name}", "/flows/stories/stories",
+             "/flows/stories/stories/edit", "/flows/forms", "/flows/forms/ticket_form", "/flows/raw",
+             "/flows/raw?file=nlu/data/nlu.yml", "/flows/revisions", "/models", "/kb", "/kb/new", f"/kb/{key}",
+             "/kb?topic=社保&status=active", "/tickets", f"/tickets/{number}", "/tickets?status=new&page=2",
+             "/dashboards", "/dashboards?month=2026-01&months=12", "/users", "/audit"]
+    for path in pages:
+        resp = await console.get(path, allow_redirects=False)
+        assert resp.status == 200, (path, resp.status, (await resp.text())[-500:])
+    assert (await console.get("/flows/raw?file=../../etc/passwd")).status == 404
+    assert (await console.get("/flows/nlu/nonsense")).status == 404
