@@ -206,7 +206,8 @@ def test_make_run_starts_the_page_on_web_port(monkeypatch, tmp_path):
     monkeypatch.setattr(services, "write_endpoints", lambda settings: tmp_path / "endpoints.yml")
     settings = Settings(rasa_port=5999, rasa_auth_token="t")
     names = [s.name for s in services.all_services(settings, Path("model.tar.gz"))]
-    assert names[-1] == "web" and {"rasa", "actions"} <= set(names)
+    assert {"rasa", "actions", "voice", "web", "admin", "callbacks"} <= set(names)
+    assert names.index("rasa") < names.index("web")  # the page relays to Rasa: started after it
     web_svc = services.web_server(settings)
     assert web_svc.argv[1:] == ["-m", "voice.web", "--port", "8123", "--rasa-url", "http://127.0.0.1:5999"]
     assert web_svc.ready_url == "http://127.0.0.1:8123/health"
