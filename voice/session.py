@@ -105,21 +105,41 @@ class CallSession:
         self.bot_texts: list[str] = []  # everything the bot said, in order
 
     # ---- transport API ---------------------------------------------------------------------
+    async def prepare(self) -> None:
+        """Get the call's recognizer (warmed from the pool, else made in the ASR pool: ~0.3 s, never on
+        the loop). Idempotent; start() calls it. Safe to cancel: a recognizer that arrives late is given back."""
+        if self._recognizer is not None or self.ended:
+            return
+        if self._pool is not None:
+            job: asyncio.Future = asyncio.ensure_future(self._pool.acquire())
+        elif self._model is not None:
+            job = asyncio.get_running_loop().run_in_executor(asr_executor(), Recognizer, self._model,
+                                                             self.config.sample_rate)
+        else:
+            return
+        try:
+            rec = await asyncio.shield(job)
+        except asyncio.CancelledError:
+            job.add_done_callback(self._give_back_late)
+            raise
+        if self.ended or self._recognizer is not None:  # closed (or prepared) meanwhile
+            await self._give_back(rec)
+            return
+        self._recognizer = rec
+        self._asr_base = (rec.audio_s, rec.cpu_s, rec.wall_s)
+
+    def _give_back_late(self, job: asyncio.Future) -> None:
+        """Done-callback of a cancelled prepare(): the recognizer nobody will use is freed."""
+        if job.cancelled() or job.exception() is not None:
+            return
+        asyncio.ensure_future(self._give_back(job.result()))
+
     async def start(self) -> None:
         """Send start_text to Rasa and speak the reply (BotText + BotAudio)."""
         await self._emit(SessionStarted(self.call_id))
-        if self._pool is not None:
-            self._recognizer = await self._pool.acquire()
-        elif self._model is not None:
-            loop = asyncio.get_running_loop()  # creating a recognizer takes ~0.3 s: not on the loop
-            self._recognizer = await loop.run_in_executor(asr_executor(), Recognizer, self._model,
-                                                          self.config.sample_rate)
-        if self._recognizer is not None:
-            rec = self._recognizer
-            self._asr_base = (rec.audio_s, rec.cpu_s, rec.wall_s)
-            if self.ended:  # closed while the recognizer was being made
-                await self._give_back(rec)
-                return
+        await self.prepare()
+        if self.ended:
+            return
         if self.config.tick_interval_s > 0:
             self._spawn(self._ticker())
         await self._turn(self.config.start_text, "start")

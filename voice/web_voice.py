@@ -273,9 +273,17 @@ async def _build_session(request: web.Request, call: VoiceCall) -> Any:
         if call.ws.closed or request.transport is None or request.transport.is_closing():
             return None
         config = SessionConfig(rasa_url=app[page.CONFIG_KEY].rasa_url, sample_rate=SAMPLE_RATE)
-        return await asyncio.to_thread(
+        session = await asyncio.to_thread(
             app[page.SESSION_FACTORY_KEY], call.sender, config, call.on_event, model=call.model,
             rasa=app[page.RASA_KEY], extra_metadata={"channel": "voice"})
+        prepare = getattr(session, "prepare", None)
+        if prepare is not None:  # the recognizer is ready before the page hears "started"
+            try:
+                await prepare()
+            except BaseException:
+                await session.close("caller_hangup")
+                raise
+        return session
 
 
 async def _end_session(call: VoiceCall, greeting: asyncio.Task | None, outcome: str) -> None:
