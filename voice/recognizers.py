@@ -129,3 +129,30 @@ class RecognizerPool:
         while self._idle:
             self._idle.pop().close()
             _count_idle(-1)
+
+
+async def acquire(pool: "RecognizerPool | None", model: "vosk.Model | None", sample_rate: int) -> Optional[asr.Recognizer]:
+    """A call's recognizer: warmed from `pool`, else made in the ASR thread pool (~0.3 s, never on the loop);
+    None without a model. Safe to cancel: a recognizer that arrives after the caller gave up is released."""
+    if pool is not None:
+        job: asyncio.Future = asyncio.ensure_future(pool.acquire())
+    elif model is not None:
+        job = asyncio.get_running_loop().run_in_executor(asr.executor(), asr.Recognizer, model, sample_rate)
+    else:
+        return None
+    try:
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        def release_late(done: asyncio.Future) -> None:
+            if not done.cancelled() and done.exception() is None:
+                asyncio.ensure_future(release(pool, done.result()))
+        job.add_done_callback(release_late)
+        raise
+
+
+async def release(pool: "RecognizerPool | None", rec: asr.Recognizer) -> None:
+    """Give a call's recognizer back to `pool` (reset for reuse), or close it when there is no pool."""
+    if pool is not None:
+        await pool.release(rec)
+    else:
+        rec.close()

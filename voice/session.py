@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from nlu.asr_repair import repair
 from voice import prompts
+from voice import recognizers
 from voice.asr import Endpointer, Final, Partial, Recognizer, pcm_rms
-from voice.asr import executor as asr_executor
 from voice.dtmf import DtmfCollector, GoertzelDetector
 from voice.gate import EnergyGate
 from voice.events import (BotAudio, BotText, Event, FinalTranscript, Handoff, PartialTranscript,
@@ -106,33 +106,17 @@ class CallSession:
 
     # ---- transport API ---------------------------------------------------------------------
     async def prepare(self) -> None:
-        """Get the call's recognizer (warmed from the pool, else made in the ASR pool: ~0.3 s, never on
-        the loop). Idempotent; start() calls it. Safe to cancel: a recognizer that arrives late is given back."""
+        """Get the call's recognizer (see voice.recognizers.acquire). Idempotent; start() calls it."""
         if self._recognizer is not None or self.ended:
             return
-        if self._pool is not None:
-            job: asyncio.Future = asyncio.ensure_future(self._pool.acquire())
-        elif self._model is not None:
-            job = asyncio.get_running_loop().run_in_executor(asr_executor(), Recognizer, self._model,
-                                                             self.config.sample_rate)
-        else:
+        rec = await recognizers.acquire(self._pool, self._model, self.config.sample_rate)
+        if rec is None:
             return
-        try:
-            rec = await asyncio.shield(job)
-        except asyncio.CancelledError:
-            job.add_done_callback(self._give_back_late)
-            raise
         if self.ended or self._recognizer is not None:  # closed (or prepared) meanwhile
-            await self._give_back(rec)
+            await recognizers.release(self._pool, rec)
             return
         self._recognizer = rec
         self._asr_base = (rec.audio_s, rec.cpu_s, rec.wall_s)
-
-    def _give_back_late(self, job: asyncio.Future) -> None:
-        """Done-callback of a cancelled prepare(): the recognizer nobody will use is freed."""
-        if job.cancelled() or job.exception() is not None:
-            return
-        asyncio.ensure_future(self._give_back(job.result()))
 
     async def start(self) -> None:
         """Send start_text to Rasa and speak the reply (BotText + BotAudio)."""
@@ -234,7 +218,7 @@ class CallSession:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
         if self._recognizer is not None:
-            await self._give_back(self._recognizer)
+            await recognizers.release(self._pool, self._recognizer)
         if self._own_rasa:
             await self._rasa.close()
         log.info("call %s ended: %s", self.call_id, reason)
@@ -252,12 +236,6 @@ class CallSession:
             return {"audio_s": 0.0, "cpu_s": 0.0, "wall_s": 0.0}
         audio, cpu, wall = self._asr_base
         return {"audio_s": rec.audio_s - audio, "cpu_s": rec.cpu_s - cpu, "wall_s": rec.wall_s - wall}
-
-    async def _give_back(self, rec: Recognizer) -> None:
-        if self._pool is not None:
-            await self._pool.release(rec)
-        else:
-            rec.close()
 
     # ---- internals -------------------------------------------------------------------------
     def _metadata(self, source: str) -> dict[str, Any]:
