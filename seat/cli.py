@@ -84,12 +84,27 @@ def _launch(services) -> int:
     return asyncio.run(Launcher(services).run())
 
 
+def _schema_behind(settings: Settings) -> str | None:
+    """Why the database cannot serve this code (not migrated, or at an older revision), else None."""
+    from seat.store import current_revision, head_revision
+
+    current, head = current_revision(settings.database_url), head_revision()
+    if current == head:
+        return None
+    at = f"at revision {current}" if current else "not migrated"
+    return f"the database {_safe_url(settings.database_url)} is {at}; this code needs revision {head}"
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Start every service of the seat in the foreground."""
+    """Start every service of the seat in the foreground (preparing the database first when needed)."""
     from seat.services import all_services
     from seat.training import model_to_serve
 
     os.chdir(REPO_ROOT)
+    behind = _schema_behind(settings)
+    if behind:
+        print(f"seat | {behind}: preparing it first (seat prepare)", flush=True)
+        cmd_prepare(settings, args)
     model = model_to_serve()  # the model published from the admin console, else the repo's data
     return _launch(all_services(settings, model))
 
@@ -100,6 +115,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from seat.training import model_to_serve
 
     os.chdir(REPO_ROOT)
+    behind = _schema_behind(settings) if args.service != "rasa" else None  # Rasa keeps its own tables
+    if behind:
+        print(f"seat | {behind}. Run `seat prepare` (or `make db`) once, then start the service again.",
+              file=sys.stderr, flush=True)
+        return 2
     if args.service == "actions":
         svc = services.action_server(settings)
     elif args.service == "voice":

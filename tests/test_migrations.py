@@ -104,3 +104,27 @@ def test_alembic_cli_defaults_to_settings_url(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "CREATE TABLE tickets" in done.stdout
     assert "DATETIME" in done.stdout  # rendered for the default SQLite database
+
+
+def test_serving_from_an_unmigrated_database_is_refused_with_the_fix(empty_database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": empty_database_url}
+    done = subprocess.run([sys.executable, "-m", "seat", "serve", "callbacks"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "not migrated" in done.stderr and "seat prepare" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert current_revision(empty_database_url) is None  # a replica does not migrate by itself
+
+
+def test_run_prepares_an_unmigrated_database_before_starting(empty_database_url: str, monkeypatch,
+                                                              capsys) -> None:
+    from seat import cli, training
+
+    started: list = []
+    monkeypatch.chdir(REPO_ROOT)  # `seat run` changes to the repository: restored afterwards
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    monkeypatch.setattr(training, "model_to_serve", lambda: REPO_ROOT / "models" / "any.tar.gz")
+    monkeypatch.setattr(cli, "_launch", lambda services: started.append(current_revision(empty_database_url)) or 0)
+    assert cli.main(["run"]) == 0
+    assert started == [head_revision()]  # migrated before any service started
+    assert "not migrated" in capsys.readouterr().out

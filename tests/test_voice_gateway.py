@@ -53,8 +53,8 @@ class Handoffs:
 async def gateway(model):
     made: list[VoiceGateway] = []
 
-    async def factory(dialogue=None, clock=None) -> VoiceGateway:
-        gw = VoiceGateway(GatewayConfig(audiosocket_port=0, control_port=0), model=model,
+    async def factory(dialogue=None, clock=None, **settings) -> VoiceGateway:
+        gw = VoiceGateway(GatewayConfig(audiosocket_port=0, control_port=0, **settings), model=model,
                           registry=CallRegistry(), clock=clock or Clock(), record_handoff=Handoffs(),
                           rasa=dialogue or RecordingDialogue(script))
         await gw.start()
@@ -244,3 +244,34 @@ async def test_two_hundred_calls_opened_and_dropped_leave_no_leak(gateway, caplo
     assert "truncated" in caplog.text or "EOF" in caplog.text
     async with phone(gw) as p:  # and the gateway still answers
         await p.bot_spoke(p.connected_at)
+
+
+def test_settings_from_the_environment_and_a_bad_endpoint_is_refused_clearly():
+    config = GatewayConfig.from_env({"VOICE_ENDPOINT_MS": "500", "VOICE_SILENCE_S": "6", "AUDIOSOCKET_PORT": "9192"})
+    assert (config.endpoint_silence_ms, config.silence_reprompt_s, config.audiosocket_port) == (500, 6.0, 9192)
+    assert GatewayConfig.from_env({}).endpoint_silence_ms == 700
+    for bad in ("100", "5000", "fast"):
+        with pytest.raises(ValueError, match="VOICE_ENDPOINT_MS"):
+            GatewayConfig.from_env({"VOICE_ENDPOINT_MS": bad})
+    with pytest.raises(ValueError, match="AUDIOSOCKET_PORT='x' is not a number"):
+        GatewayConfig.from_env({"AUDIOSOCKET_PORT": "x"})
+
+
+def test_a_bad_setting_stops_the_service_with_one_line_not_a_traceback():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "VOICE_ENDPOINT_MS": "50"}
+    done = subprocess.run([sys.executable, "-m", "voice.gateway"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert "voice gateway: bad setting: VOICE_ENDPOINT_MS=50" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_calls_use_the_configured_endpoint_and_silence(gateway):
+    gw = await gateway(endpoint_silence_ms=500, silence_reprompt_s=5.0)
+    async with phone(gw) as p:
+        await p.bot_spoke(p.connected_at)
+        config = gw.sessions[str(p.uuid)].config
+        assert (config.endpoint_silence_ms, config.silence_reprompt_s) == (500, 5.0)

@@ -210,7 +210,8 @@ async def test_real_speech_is_recognised_endpointed_and_sent_and_silence_is_not_
     for _ in range(100):  # 2 s of line silence: the energy gate keeps it from the decoder
         await session.feed_audio(bytes(320))
     assert session.asr_stats()["audio_s"] == 0.0
-    speech = espeak(tmp_path, "안녕하세요 만나서 반갑습니다", "ko") + bytes(16000)
+    words = espeak(tmp_path, "안녕하세요 만나서 반갑습니다", "ko")
+    speech = words + bytes(16000 * 3)
     for i in range(0, len(speech), 320):
         await session.feed_audio(speech[i:i + 320])
     await until(lambda: len(dialogue.received) == 2)
@@ -219,7 +220,10 @@ async def test_real_speech_is_recognised_endpointed_and_sent_and_silence_is_not_
     assert events.of(PartialTranscript), "partial results while speaking"
     _, text, metadata = dialogue.received[1]
     assert text == finals[0].text and metadata["input"] == "speech"
-    assert 0 < session.asr_stats()["audio_s"] < len(speech) / 16000 + 0.5  # speech, hangover and pre-roll only
+    # decoded: the pre-roll (0.3 s), the words, the silence up to the end of the turn (<= 0.9 s); not the
+    # rest of the gate's hangover nor the 3 s of silence after it
+    loud = [i for i in range(0, len(words), 160) if asr.pcm_rms(words[i:i + 160]) >= 300]
+    assert 0 < session.asr_stats()["audio_s"] <= 0.3 + (loud[-1] + 160) / 16000 + 0.9
     await session.close()
     assert asr.live_recognizers() == baseline
 
@@ -235,3 +239,15 @@ def test_energy_gate_passes_loud_audio_with_its_pre_roll_and_closes_after_the_ha
         assert gate.feed(quiet, False) == quiet and not gate.closing()
     assert gate.feed(quiet, False) == quiet and gate.closing()  # 100 ms after the last loud frame
     assert not gate.closing() and gate.feed(quiet, False) == b""
+
+
+def test_energy_gate_shut_at_an_utterance_end_keeps_the_undecoded_tail_as_pre_roll():
+    from voice.gate import EnergyGate
+
+    gate = EnergyGate(8000, hangover_ms=1000, preroll_ms=40)
+    quiet, loud_frame, tail = bytes(320), b"\x10\x27" * 160, b"\x01\x00" * 80
+    gate.feed(loud_frame, True)
+    gate.shut(tail)
+    assert not gate.open and not gate.closing()  # no second "utterance over" after the shut
+    assert gate.feed(quiet, False) == b""  # the rest of the hangover is not decoded
+    assert gate.feed(loud_frame, True) == (tail + quiet)[-640:] + loud_frame

@@ -220,7 +220,9 @@ class Endpointer:
     """Says when the caller finished speaking.
 
     The turn ends on a non-empty `Final`, or once a `Partial` was heard and then `silence_ms` of
-    audio below `rms_threshold` followed with no new words. Pure logic: feed every chunk with the
+    audio below `rms_threshold` followed. New words restart the silence only while the line is not
+    silent (at least half the threshold: soft speech): on a silent line they are the decoder catching up,
+    as it reports the last words ~0.4 s after they were said. Pure logic: feed every chunk with the
     event the recognizer returned for it.
     """
 
@@ -245,11 +247,13 @@ class Endpointer:
         if isinstance(event, Final) and event.text:
             self.done = True
             return True
+        rms = pcm_rms(pcm)
         if isinstance(event, Partial) and event.text and event.text != self._partial:
             self._partial = event.text
             self.heard_speech = True
-            self.silent_ms = 0.0  # new words: the caller is still talking
-        if pcm_rms(pcm) < self.rms_threshold:
+            if rms >= self.rms_threshold / 2:
+                self.silent_ms = 0.0  # new words over soft speech: the caller is still talking
+        if rms < self.rms_threshold:
             self.silent_ms += len(pcm) / 2 / self.sample_rate * 1000.0
         else:
             self.silent_ms = 0.0

@@ -29,6 +29,12 @@ class EnergyGate:
         del self._preroll[: max(0, len(self._preroll) - self._preroll_bytes)]
         return b""
 
+    def shut(self, undecoded: bytes = b"") -> None:
+        """Close at once (the utterance has ended): the next loud audio opens the gate again; `undecoded`
+        (audio received but not yet decoded) becomes the start of its pre-roll."""
+        self.open, self._left_ms = False, 0.0
+        self._preroll = bytearray(undecoded[-self._preroll_bytes:] if self._preroll_bytes else b"")
+
     def closing(self) -> bool:
         """True once, when the hangover has run out (the gate is closed from then on)."""
         if self.open and self._left_ms <= 0:

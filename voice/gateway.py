@@ -45,23 +45,37 @@ class GatewayConfig:
     control_host: str = "127.0.0.1"
     control_port: int = 9093  # VOICE_CONTROL_PORT
     silence_reprompt_s: float = 8.0  # VOICE_SILENCE_S
+    endpoint_silence_ms: int = 700  # VOICE_ENDPOINT_MS: quiet after the words that ends the caller's turn
     first_audio_wait_s: float = 0.3  # how long to wait for the first audio frame to learn the rate
     database_url: Optional[str] = None  # for handoffs the gateway decides itself (dialogue down)
     warm_recognizers: int = 2  # VOICE_WARM_RECOGNIZERS: idle warmed recognizers kept per sample rate
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "GatewayConfig":
+        """The settings from the environment; ValueError naming the variable when one is not a valid number."""
         env = dict(os.environ if env is None else env)
+        endpoint_ms = _number(env, "VOICE_ENDPOINT_MS", "700", int)
+        if not 300 <= endpoint_ms <= 1400:  # shorter cuts callers off between words; the gate's hangover is 1.5 s
+            raise ValueError(f"VOICE_ENDPOINT_MS={endpoint_ms}: use 300-1400 ms (default 700)")
         return cls(
             rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}",
             audiosocket_host=env.get("AUDIOSOCKET_HOST", "127.0.0.1"),
-            audiosocket_port=int(env.get("AUDIOSOCKET_PORT", "9092")),
+            audiosocket_port=_number(env, "AUDIOSOCKET_PORT", "9092", int),
             control_host=env.get("VOICE_CONTROL_HOST", "127.0.0.1"),
-            control_port=int(env.get("VOICE_CONTROL_PORT", "9093")),
-            silence_reprompt_s=float(env.get("VOICE_SILENCE_S", "8")),
+            control_port=_number(env, "VOICE_CONTROL_PORT", "9093", int),
+            silence_reprompt_s=_number(env, "VOICE_SILENCE_S", "8", float),
+            endpoint_silence_ms=endpoint_ms,
             database_url=env.get("DATABASE_URL") or None,
-            warm_recognizers=int(env.get("VOICE_WARM_RECOGNIZERS", "2")),
+            warm_recognizers=_number(env, "VOICE_WARM_RECOGNIZERS", "2", int),
         )
+
+
+def _number(env: dict[str, str], name: str, default: str, kind: Callable[[str], Any]) -> Any:
+    raw = env.get(name, default)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
 
 
 def load_asr_model(env: dict[str, str] | None = None) -> "vosk.Model | None":
@@ -219,7 +233,8 @@ class VoiceGateway:
             audio_out: asyncio.Queue[BotAudio] = asyncio.Queue()
             session = CallSession(
                 call_id, SessionConfig(rasa_url=self.config.rasa_url, sample_rate=rate,
-                                       silence_reprompt_s=self.config.silence_reprompt_s),
+                                       silence_reprompt_s=self.config.silence_reprompt_s,
+                                       endpoint_silence_ms=self.config.endpoint_silence_ms),
                 self._on_event(call, call_id, audio_out), caller=caller, model=self.model, clock=self.clock,
                 rasa=self.rasa, tts=self.tts, extra_metadata=context, recognizers=self.pool(rate))
             self.sessions[call_id] = session
@@ -353,7 +368,11 @@ def _domain_prompts() -> list[str]:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(GatewayConfig.from_env()))
+    try:
+        config = GatewayConfig.from_env()
+    except ValueError as exc:  # a bad number in the environment: say which, no traceback
+        raise SystemExit(f"voice gateway: bad setting: {exc}") from None
+    asyncio.run(serve(config))
 
 
 if __name__ == "__main__":

@@ -313,6 +313,8 @@ class CallSession:
         if self.ended:
             return
         self._utterance_ms, self._fed = 0.0, False
+        self._gate.shut(bytes(self._asr_buf))  # the silence after it is not decoded: new words reopen the gate
+        self._asr_buf.clear()
         text = event.text if isinstance(event, Final) else (await self._recognizer.finish()).text
         self._endpointer.reset()
         if self.ended:
