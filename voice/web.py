@@ -43,11 +43,13 @@ class WebConfig:
     push_token: str | None = None  # the Rasa token: lets non-local services push into chats
     vosk_model: str | None = None  # model directory; None = env VOSK_MODEL; "" = no voice
     max_voice_calls: int = 20
+    endpoint_silence_ms: int = 700  # VOICE_ENDPOINT_MS, as on the phone (voice.asr.DEFAULT_ENDPOINT_MS)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "WebConfig":
-        """WEB_HOST, WEB_PORT, RASA_PORT, VOSK_MODEL, WEB_MAX_CALLS and the Rasa token."""
+        """WEB_HOST, WEB_PORT, RASA_PORT, VOSK_MODEL, WEB_MAX_CALLS, VOICE_ENDPOINT_MS and the Rasa token."""
         from seat.services import rasa_auth_token
+        from voice.asr import endpoint_ms_from_env
         from seat.settings import Settings
 
         env = dict(os.environ if env is None else env)
@@ -59,6 +61,7 @@ class WebConfig:
             push_token=rasa_auth_token(settings),
             vosk_model=env.get("VOSK_MODEL", "").strip(),
             max_voice_calls=int(env.get("WEB_MAX_CALLS", "20")),
+            endpoint_silence_ms=endpoint_ms_from_env(env),
         )
 
 
@@ -336,7 +339,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    config = WebConfig.from_env()
+    try:
+        config = WebConfig.from_env()
+    except ValueError as exc:  # a bad number in the environment: say which, no traceback
+        raise SystemExit(f"citizen web page: bad setting: {exc}") from None
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("rasa_url", args.rasa_url)) if v}
     config = WebConfig(**{**config.__dict__, **overrides})
     log.info("citizen page on http://localhost:%d/ (Rasa at %s)", config.port, config.rasa_url)

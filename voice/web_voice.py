@@ -272,7 +272,9 @@ async def _build_session(request: web.Request, call: VoiceCall) -> Any:
     async with app[page.BUILD_GATE_KEY]:
         if call.ws.closed or request.transport is None or request.transport.is_closing():
             return None
-        config = SessionConfig(rasa_url=app[page.CONFIG_KEY].rasa_url, sample_rate=SAMPLE_RATE)
+        web_config = app[page.CONFIG_KEY]
+        config = SessionConfig(rasa_url=web_config.rasa_url, sample_rate=SAMPLE_RATE,
+                               endpoint_silence_ms=web_config.endpoint_silence_ms)
         session = await asyncio.to_thread(
             app[page.SESSION_FACTORY_KEY], call.sender, config, call.on_event, model=call.model,
             rasa=app[page.RASA_KEY], extra_metadata={"channel": "voice"})
