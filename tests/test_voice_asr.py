@@ -13,6 +13,7 @@ import pytest
 
 from voice import asr
 from voice.asr import AsrError, Endpointer, Final, Partial, Recognizer, live_recognizers
+from tests.voice_session_support import speech_end_s
 
 KOREAN = "안녕하세요 만나서 반갑습니다"
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -196,17 +197,10 @@ def test_endpointer_first_words_may_arrive_during_the_silence():
     assert not any(results[:-1]) and results[-1]
 
 
-def last_loud_s(pcm: bytes, rate: int) -> float:
-    """End of the last 20 ms chunk the endpointer hears as loud."""
-    threshold = Endpointer().rms_threshold
-    loud = [i for i, c in enumerate(chunks(pcm, rate)) if asr.pcm_rms(c) >= threshold]
-    return (loud[-1] + 1) * 0.02
-
-
 async def test_endpointer_on_real_speech(model, speech):
     """Without Vosk's own final, the turn ends 0.7-0.9 s after the last loud audio (not later: the
     decoder's late words do not restart the silence)."""
-    speech_end = last_loud_s(speech[16000], RATE)
+    speech_end = speech_end_s(speech[16000], RATE)
     ep = Endpointer(silence_ms=700, sample_rate=RATE)
     ended_at = None
     async with Recognizer(model, RATE) as rec:

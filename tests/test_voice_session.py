@@ -201,7 +201,7 @@ async def test_real_speech_is_recognised_endpointed_and_sent_and_silence_is_not_
 
     from voice import asr
     from voice.events import FinalTranscript, PartialTranscript
-    from tests.voice_session_support import espeak
+    from tests.voice_session_support import espeak, speech_end_s
 
     baseline = asr.live_recognizers()
     session, events, _, dialogue = make(model=ko_model)
@@ -222,8 +222,7 @@ async def test_real_speech_is_recognised_endpointed_and_sent_and_silence_is_not_
     assert text == finals[0].text and metadata["input"] == "speech"
     # decoded: the pre-roll (0.3 s), the words, the silence up to the end of the turn (<= 0.9 s); not the
     # rest of the gate's hangover nor the 3 s of silence after it
-    loud = [i for i in range(0, len(words), 160) if asr.pcm_rms(words[i:i + 160]) >= 300]
-    assert 0 < session.asr_stats()["audio_s"] <= 0.3 + (loud[-1] + 160) / 16000 + 0.9
+    assert 0 < session.asr_stats()["audio_s"] <= 0.3 + speech_end_s(words, 8000, frame_ms=10) + 0.9
     await session.close()
     assert asr.live_recognizers() == baseline
 

@@ -106,3 +106,12 @@ def espeak(tmp: Path, text: str, voice: str, rate: int = 8000) -> bytes:
     subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
     subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out)], check=True)
     return read_pcm(out)[0]
+
+
+def speech_end_s(pcm: bytes, rate: int, frame_ms: int = 20) -> float:
+    """End (in seconds) of the last `frame_ms` chunk of `pcm` the endpointer hears as loud."""
+    from voice.asr import Endpointer, pcm_rms
+
+    step, threshold = rate * frame_ms // 1000 * 2, Endpointer().rms_threshold
+    loud = [i for i in range(0, len(pcm), step) if pcm_rms(pcm[i:i + step]) >= threshold]
+    return (loud[-1] + step) / 2 / rate

@@ -22,6 +22,12 @@ import pytest
 from seat.settings import REPO_ROOT, Settings
 
 
+# headless Debian chromium, as both browser suites (citizen page, admin console) start it
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

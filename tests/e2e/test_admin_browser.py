@@ -24,14 +24,11 @@ from admin.app import create_app
 from admin.config import AdminConfig
 from seat.settings import REPO_ROOT
 from tests.admin_support import PASSWORD, copy_flows
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
 
 pytestmark = pytest.mark.stack
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 OLD_GREETING = "您好，这里是12345市民服务热线智能客服。"
 NEW_GREETING = "您好，欢迎致电12345，我是智能客服小京，请说您要反映的事情。"
 TRAINING_TIMEOUT_MS = 40 * 60 * 1000

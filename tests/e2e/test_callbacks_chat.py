@@ -9,7 +9,6 @@ import uuid
 import aiohttp
 import pytest
 from aiohttp import web
-from sqlalchemy import select
 
 from callbacks.chat import ChatConfig, ChatDelivery
 from callbacks.policy import SurveyPolicy

@@ -9,17 +9,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from seat.settings import REPO_ROOT
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 KOREAN = "안녕하세요 만나서 반갑습니다"
 TIMEOUT_MS = 60_000
 
@@ -78,8 +76,21 @@ def web_url(stack, tmp_path_factory) -> Iterator[str]:
         print(log.read_text(errors="replace")[-3000:])
 
 
-def launch(playwright, *extra: str):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra], timeout=TIMEOUT_MS)
+@contextmanager
+def citizen_page(web_url: str, *chromium_flags: str, permissions: tuple[str, ...] = ()) -> Iterator:
+    """The citizen page open in headless Chromium (the browser closed afterwards)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *chromium_flags],
+                                    timeout=TIMEOUT_MS)
+        try:
+            page = browser.new_context(permissions=list(permissions)).new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(web_url + "/")
+            yield page
+        finally:
+            browser.close()
 
 
 def user_events(stack, sender: str) -> list[dict]:
@@ -95,99 +106,73 @@ def bot_texts(page) -> list[str]:
 
 
 def test_typed_message_gets_the_bots_answer(stack, web_url):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(web_url + "/")
-            page.wait_for_selector("body[data-greeted='1']")
-            sender = page.evaluate("localStorage.getItem('seat.sender')")
-            assert sender and sender.startswith("web-")
-            greeting = bot_texts(page)
-            assert greeting and any("12345" in t or "您好" in t for t in greeting), greeting
-            page.fill("#chat-input", "我要投诉，楼下工地每天半夜施工，吵得睡不着")
-            page.click("#send")
-            expect(page.locator("#chat-log .msg.user")).to_have_text(["我要投诉，楼下工地每天半夜施工，吵得睡不着"])
-            page.wait_for_selector("body[data-pending='0']")
-            answer = bot_texts(page)[len(greeting):]
-            assert answer, "no answer shown"
-            assert any("区" in t for t in answer), answer  # next the bot asks where it happens
-            said = [(e["text"], e["metadata"].get("channel")) for e in user_events(stack, sender)]
-            assert said == [("/greet", "web"), ("我要投诉，楼下工地每天半夜施工，吵得睡不着", "web")]
-            # the same citizen id after a reload: the conversation continues
-            page.reload()
-            page.wait_for_selector("body[data-greeted='1']")
-            assert page.evaluate("localStorage.getItem('seat.sender')") == sender
-        finally:
-            browser.close()
+    with citizen_page(web_url) as page:
+        page.wait_for_selector("body[data-greeted='1']")
+        sender = page.evaluate("localStorage.getItem('seat.sender')")
+        assert sender and sender.startswith("web-")
+        greeting = bot_texts(page)
+        assert greeting and any("12345" in t or "您好" in t for t in greeting), greeting
+        page.fill("#chat-input", "我要投诉，楼下工地每天半夜施工，吵得睡不着")
+        page.click("#send")
+        expect(page.locator("#chat-log .msg.user")).to_have_text(["我要投诉，楼下工地每天半夜施工，吵得睡不着"])
+        page.wait_for_selector("body[data-pending='0']")
+        answer = bot_texts(page)[len(greeting):]
+        assert answer, "no answer shown"
+        assert any("区" in t for t in answer), answer  # next the bot asks where it happens
+        said = [(e["text"], e["metadata"].get("channel")) for e in user_events(stack, sender)]
+        assert said == [("/greet", "web"), ("我要投诉，楼下工地每天半夜施工，吵得睡不着", "web")]
+        # the same citizen id after a reload: the conversation continues
+        page.reload()
+        page.wait_for_selector("body[data-greeted='1']")
+        assert page.evaluate("localStorage.getItem('seat.sender')") == sender
 
 
 def test_pushed_message_appears_in_the_open_page(stack, web_url):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(web_url + "/")
-            page.wait_for_selector("body[data-events='open']")
-            sender = page.evaluate("document.body.dataset.sender")
-            survey = {"sender": sender, "messages": [{"text": "请对上次的办理结果进行评价",
-                                                      "buttons": [{"title": "满意", "payload": "满意"}]}]}
-            req = urllib.request.Request(web_url + "/internal/push", data=json.dumps(survey).encode(),
-                                         headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                assert resp.status == 202
-            page.wait_for_selector("#chat-log .msg.bot:has-text('请对上次的办理结果进行评价') .buttons button:has-text('满意')")
-        finally:
-            browser.close()
+    with citizen_page(web_url) as page:
+        page.wait_for_selector("body[data-events='open']")
+        sender = page.evaluate("document.body.dataset.sender")
+        survey = {"sender": sender, "messages": [{"text": "请对上次的办理结果进行评价",
+                                                  "buttons": [{"title": "满意", "payload": "满意"}]}]}
+        req = urllib.request.Request(web_url + "/internal/push", data=json.dumps(survey).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 202
+        page.wait_for_selector("#chat-log .msg.bot:has-text('请对上次的办理结果进行评价') .buttons button:has-text('满意')")
 
 
 def test_spoken_call_shows_transcript_and_plays_the_reply(stack, web_url, korean_wav):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch(p, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                         f"--use-file-for-fake-audio-capture={korean_wav}")
-        try:
-            context = browser.new_context(permissions=["microphone"])
-            page = context.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(web_url + "/")
-            page.wait_for_selector("body[data-greeted='1']")
-            shown_before = len(bot_texts(page))
-            page.click("#talk")
-            page.wait_for_selector("body[data-call='live']")
-            # the bot's spoken greeting arrives as audio and starts playing
-            page.wait_for_function("Number(document.body.dataset.audioStarted || 0) >= 1")
-            assert len(bot_texts(page)) > shown_before  # its text is shown too
-            # the fake microphone's Korean speech is recognised: a live partial, then the final words
-            page.wait_for_selector("#partial:not([hidden])")
-            final = page.wait_for_selector("#chat-log .msg.user.voice")
-            assert any("\uac00" <= ch <= "\ud7a3" for ch in final.inner_text()), final.inner_text()
-            # and the bot answers what it heard, in text and speech
-            page.wait_for_function("""() => {
-                const ev = window.callEvents, f = ev.findIndex((e) => e.type === "final" && e.text);
-                return f >= 0 && ev.slice(f).some((e) => e.type === "bot")
-                    && ev.slice(f).some((e) => e.type === "playing");
-            }""")
-            events = page.evaluate("window.callEvents")
-            final = next(e for e in events if e["type"] == "final" and e["text"])
-            sender = page.evaluate("document.body.dataset.sender")
-            spoken = [e for e in user_events(stack, sender) if e["metadata"].get("channel") == "voice"]
-            assert [e["text"] for e in spoken][:2] == ["/greet", final["text"]]
-            assert spoken[1]["metadata"]["call_id"] == sender
-            t = {k: next(e["t"] for e in events if e["type"] == k) for k in ("click", "started", "playing")}
-            reply = next(e["t"] for e in events if e["type"] == "playing" and e["t"] > final["t"])
-            print(f"\nweb call: click->started {t['started'] - t['click']:.0f} ms, "
-                  f"click->greeting audio {t['playing'] - t['click']:.0f} ms, "
-                  f"final transcript->reply audio {reply - final['t']:.0f} ms, mic rate {events and page.evaluate('document.body.dataset.micRate')}")
-            assert page.evaluate("Number(document.body.dataset.micRate)") > 0
-            page.click("#talk")  # hang up
-            page.wait_for_selector("body[data-call='idle']")
-        finally:
-            browser.close()
+    with citizen_page(web_url, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                      f"--use-file-for-fake-audio-capture={korean_wav}", permissions=("microphone",)) as page:
+        page.wait_for_selector("body[data-greeted='1']")
+        shown_before = len(bot_texts(page))
+        page.click("#talk")
+        page.wait_for_selector("body[data-call='live']")
+        # the bot's spoken greeting arrives as audio and starts playing
+        page.wait_for_function("Number(document.body.dataset.audioStarted || 0) >= 1")
+        assert len(bot_texts(page)) > shown_before  # its text is shown too
+        # the fake microphone's Korean speech is recognised: a live partial, then the final words
+        page.wait_for_selector("#partial:not([hidden])")
+        final = page.wait_for_selector("#chat-log .msg.user.voice")
+        assert any("\uac00" <= ch <= "\ud7a3" for ch in final.inner_text()), final.inner_text()
+        # and the bot answers what it heard, in text and speech
+        page.wait_for_function("""() => {
+            const ev = window.callEvents, f = ev.findIndex((e) => e.type === "final" && e.text);
+            return f >= 0 && ev.slice(f).some((e) => e.type === "bot")
+                && ev.slice(f).some((e) => e.type === "playing");
+        }""")
+        events = page.evaluate("window.callEvents")
+        final = next(e for e in events if e["type"] == "final" and e["text"])
+        sender = page.evaluate("document.body.dataset.sender")
+        spoken = [e for e in user_events(stack, sender) if e["metadata"].get("channel") == "voice"]
+        assert [e["text"] for e in spoken][:2] == ["/greet", final["text"]]
+        assert spoken[1]["metadata"]["call_id"] == sender
+        t = {k: next(e["t"] for e in events if e["type"] == k) for k in ("click", "started", "playing")}
+        reply = next(e["t"] for e in events if e["type"] == "playing" and e["t"] > final["t"])
+        print(f"\nweb call: click->started {t['started'] - t['click']:.0f} ms, "
+              f"click->greeting audio {t['playing'] - t['click']:.0f} ms, "
+              f"final transcript->reply audio {reply - final['t']:.0f} ms, mic rate {events and page.evaluate('document.body.dataset.micRate')}")
+        assert page.evaluate("Number(document.body.dataset.micRate)") > 0
+        page.click("#talk")  # hang up
+        page.wait_for_selector("body[data-call='idle']")
