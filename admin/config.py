@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seat.settings import REPO_ROOT, Settings
+from seat.settings import REPO_ROOT, Settings, env_number
 
 DEFAULT_ADMIN_PORT = 8080
 # The dialogue files an editor may change, relative to FLOWS_DIR (globs).
@@ -40,7 +40,7 @@ class AdminConfig:
         secret = env.get("ADMIN_SECRET")
         return cls(
             settings=settings,
-            port=int(env.get("ADMIN_PORT", str(DEFAULT_ADMIN_PORT))),
+            port=env_number(env, "ADMIN_PORT", DEFAULT_ADMIN_PORT, int),
             host=env.get("ADMIN_HOST", "0.0.0.0"),
             flows_dir=Path(env.get("FLOWS_DIR") or REPO_ROOT).resolve(),
             models_dir=Path(env.get("ADMIN_MODELS_DIR") or REPO_ROOT / "models").resolve(),

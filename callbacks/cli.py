@@ -8,7 +8,7 @@ import os
 import signal
 from pathlib import Path
 
-from seat.settings import REPO_ROOT, Settings
+from seat.settings import REPO_ROOT, Settings, env_number
 
 log = logging.getLogger("callbacks")
 
@@ -80,7 +80,8 @@ def _dialer(session, settings: Settings):
     if kind == "simulated":
         from callbacks.callee import SimulatedCalleeDialer
 
-        return SimulatedCalleeDialer(gateway, "127.0.0.1", int(os.environ.get("AUDIOSOCKET_PORT", "9092")), session,
+        port = env_number(dict(os.environ), "AUDIOSOCKET_PORT", 9092, int)
+        return SimulatedCalleeDialer(gateway, "127.0.0.1", port, session,
                                      keys=os.environ.get("CALLBACK_SIMULATED_KEYS", "1111"))
     if kind:
         raise SystemExit(f"CALLBACK_DIALER must be 'ari' or 'simulated', not {kind!r}")
@@ -100,7 +101,7 @@ async def serve(settings: Settings, policy) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    count = int(os.environ.get("CALLBACK_WORKERS", "2"))
+    count = env_number(dict(os.environ), "CALLBACK_WORKERS", 2, int)
     if engine.dialect.name == "sqlite":  # no SKIP LOCKED: one worker (its claims are atomic UPDATEs)
         count = 1
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from callbacks.window import CallingWindow, parse_dates
-from seat.settings import DEFAULT_TIMEZONE
+from seat.settings import DEFAULT_TIMEZONE, env_number
 
 FINAL_OUTCOMES = frozenset({"answered", "refused", "skipped"})
 RETRY_OUTCOMES = frozenset({"no_answer", "busy", "failed", "wrong_person"})
@@ -68,10 +68,10 @@ class SurveyPolicy:
         return cls(
             delay=minutes("CALLBACK_DELAY_MINUTES", cls.delay),
             window=window,
-            max_attempts=int(env.get("CALLBACK_MAX_ATTEMPTS", cls.max_attempts)),
+            max_attempts=env_number(env, "CALLBACK_MAX_ATTEMPTS", cls.max_attempts, int),
             retry_spacing=spacing or cls.retry_spacing,
             busy_spacing=minutes("CALLBACK_BUSY_MINUTES", cls.busy_spacing),
             lease=minutes("CALLBACK_LEASE_MINUTES", cls.lease),
             chat_wait=minutes("CALLBACK_CHAT_WAIT_MINUTES", cls.chat_wait),
-            satisfaction_weight=float(env.get("CALLBACK_SATISFACTION_WEIGHT", cls.satisfaction_weight)),
+            satisfaction_weight=env_number(env, "CALLBACK_SATISFACTION_WEIGHT", cls.satisfaction_weight, float),
         )

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from seat.launcher import Service
-from seat.settings import REPO_ROOT, Settings
+from seat.settings import REPO_ROOT, Settings, env_number
 
 RUN_DIR = REPO_ROOT / ".run"
 
@@ -88,7 +88,7 @@ def voice_gateway(settings: Settings) -> Service:
 
 def web_port() -> int:
     """WEB_PORT of the citizen web page (default 8000)."""
-    return int(os.environ.get("WEB_PORT", "8000"))
+    return env_number(dict(os.environ), "WEB_PORT", 8000, int)
 
 
 def web_server(settings: Settings) -> Service:

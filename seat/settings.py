@@ -4,12 +4,26 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, TypeVar
 from zoneinfo import ZoneInfo
+
+N = TypeVar("N", int, float)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TIMEZONE = "Asia/Shanghai"  # Beijing time: ticket days, calling windows, reports
 HOTLINE_TZ = ZoneInfo(DEFAULT_TIMEZONE)
 DEFAULT_SQLITE_PATH = REPO_ROOT / "hotline.db"
+
+
+def env_number(env: dict[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
+    """Variable `name` of `env` as a number, `default` when unset; ValueError naming the variable otherwise."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
 
 
 def default_database_url() -> str:
@@ -32,11 +46,11 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         env = dict(os.environ if env is None else env)
-        action_port = int(env.get("ACTION_PORT", "5055"))
+        action_port = env_number(env, "ACTION_PORT", 5055, int)
         return cls(
             database_url=env.get("DATABASE_URL") or default_database_url(),
             redis_url=env.get("REDIS_URL") or None,
-            rasa_port=int(env.get("RASA_PORT", "5005")),
+            rasa_port=env_number(env, "RASA_PORT", 5005, int),
             action_port=action_port,
             rasa_auth_token=env.get("RASA_AUTH_TOKEN") or None,
             action_endpoint=env.get("ACTION_ENDPOINT_URL") or f"http://localhost:{action_port}/webhook",

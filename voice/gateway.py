@@ -53,26 +53,20 @@ class GatewayConfig:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "GatewayConfig":
         """The settings from the environment; ValueError naming the variable when one is not a valid number."""
+        from seat.settings import env_number
+
         env = dict(os.environ if env is None else env)
         return cls(
             rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}",
             audiosocket_host=env.get("AUDIOSOCKET_HOST", "127.0.0.1"),
-            audiosocket_port=_number(env, "AUDIOSOCKET_PORT", "9092", int),
+            audiosocket_port=env_number(env, "AUDIOSOCKET_PORT", 9092, int),
             control_host=env.get("VOICE_CONTROL_HOST", "127.0.0.1"),
-            control_port=_number(env, "VOICE_CONTROL_PORT", "9093", int),
-            silence_reprompt_s=_number(env, "VOICE_SILENCE_S", "8", float),
+            control_port=env_number(env, "VOICE_CONTROL_PORT", 9093, int),
+            silence_reprompt_s=env_number(env, "VOICE_SILENCE_S", 8.0, float),
             endpoint_silence_ms=asr.endpoint_ms_from_env(env),
             database_url=env.get("DATABASE_URL") or None,
-            warm_recognizers=_number(env, "VOICE_WARM_RECOGNIZERS", "2", int),
+            warm_recognizers=env_number(env, "VOICE_WARM_RECOGNIZERS", 2, int),
         )
-
-
-def _number(env: dict[str, str], name: str, default: str, kind: Callable[[str], Any]) -> Any:
-    raw = env.get(name, default)
-    try:
-        return kind(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
 
 
 def load_asr_model(env: dict[str, str] | None = None) -> "vosk.Model | None":

@@ -49,18 +49,18 @@ class WebConfig:
     def from_env(cls, env: dict[str, str] | None = None) -> "WebConfig":
         """WEB_HOST, WEB_PORT, RASA_PORT, VOSK_MODEL, WEB_MAX_CALLS, VOICE_ENDPOINT_MS and the Rasa token."""
         from seat.services import rasa_auth_token
+        from seat.settings import Settings, env_number
         from voice.asr import endpoint_ms_from_env
-        from seat.settings import Settings
 
         env = dict(os.environ if env is None else env)
         settings = Settings.from_env(env)
         return cls(
             rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{settings.rasa_port}",
             host=env.get("WEB_HOST", "0.0.0.0"),
-            port=int(env.get("WEB_PORT", "8000")),
+            port=env_number(env, "WEB_PORT", 8000, int),
             push_token=rasa_auth_token(settings),
             vosk_model=env.get("VOSK_MODEL", "").strip(),
-            max_voice_calls=int(env.get("WEB_MAX_CALLS", "20")),
+            max_voice_calls=env_number(env, "WEB_MAX_CALLS", 20, int),
             endpoint_silence_ms=endpoint_ms_from_env(env),
         )
 
