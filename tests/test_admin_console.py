@@ -172,10 +172,12 @@ async def test_dashboards_show_the_three_rates_per_unit(console, clean_db) -> No
     now = datetime.now(timezone.utc)
     rows = [(True, True, "satisfied"), (True, False, "basically_satisfied"), (False, False, "unsatisfied"),
             (True, True, "satisfied")]
-    with clean_db.begin() as conn:
-        for i, (responded, resolved, satisfaction) in enumerate(rows):
-            number = _ticket(store, f"r{i}", assigned_unit="朝阳区望京街道办事处")
-            ticket_id = store.get(number).id
+    for i, (responded, resolved, satisfaction) in enumerate(rows):
+        number = _ticket(store, f"r{i}", assigned_unit="朝阳区望京街道办事处")
+        ticket_id = store.get(number).id
+        # its own transaction after the ticket's: SQLite has one writer, a transaction held open here would
+        # lock out the store's next ticket
+        with clean_db.begin() as conn:
             conn.execute(survey_results.insert().values(ticket_id=ticket_id, responded=responded, resolved=resolved,
                                                         satisfaction=satisfaction, channel="voice",
                                                         updated_at=now, completed_at=now))
