@@ -7,19 +7,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import chinese_calendar
+
 from seat.settings import DEFAULT_TIMEZONE
 
 log = logging.getLogger(__name__)
 
 
-def _official_workday(day: date) -> bool:
-    """Mainland working day (holidays off, make-up Saturdays/Sundays on); plain weekdays past the calendar's data."""
-    import chinese_calendar
+# Statutory holidays on fixed solar dates (New Year's Day, Labour Day, National Day): off in every year, also in
+# years whose State Council notice is not out yet (the lunar ones and the make-up days need that notice).
+FIXED_HOLIDAYS = ((1, 1), (5, 1), (10, 1), (10, 2), (10, 3))
 
+
+def _official_workday(day: date) -> bool:
+    """Mainland working day (holidays off, make-up Saturdays/Sundays on); past the calendar's data, weekdays less
+    the fixed-date statutory holidays."""
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:  # the package covers the years whose State Council notice is out
-        return day.weekday() < 5
+        return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS
 
 
 @dataclass(frozen=True)

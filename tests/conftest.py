@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+import time_machine
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +22,7 @@ from sqlalchemy.pool import NullPool
 from seat.db import create_engine
 from seat.store import TicketStore, migrate
 from seat.store.models import metadata
+from tests.calendar_support import SWEEP
 from tests.audiosocket_support import make_server  # noqa: F401  (fixture for the voice tests)
 
 TEST_DATABASE_URL_ENV = "TEST_DATABASE_URL"
@@ -138,6 +141,14 @@ def model_path() -> Path:
     from seat.training import ensure_model
 
     return ensure_model()
+
+
+@pytest.fixture(params=list(SWEEP), ids=list(SWEEP))
+def calendar_now(request: pytest.FixtureRequest) -> Iterator[datetime]:
+    """The clock frozen at each instant of the calendar sweep (ticking from there); yields that instant."""
+    instant = SWEEP[request.param]
+    with time_machine.travel(instant, tick=True):
+        yield instant
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
@@ -15,6 +15,7 @@ from seat.kb import repository
 from seat.kb.index import KbIndex
 from seat.store import TicketDraft, TicketStore
 from seat.settings import REPO_ROOT
+from tests.calendar_support import mid_month, month_of, previous_month
 from tests.admin_support import PASSWORD, admin_config, login, start_client
 
 PHONE, NAME = "13812345678", "张三丰"
@@ -147,16 +148,18 @@ async def test_operator_sees_personal_data_and_closes(console, clean_db) -> None
     assert TicketStore(clean_db).events(number)[-1].actor == "op"
 
 
-async def test_dashboards_show_volumes_and_rising(console, clean_db) -> None:
-    now = datetime.now(timezone.utc)
-    store = TicketStore(clean_db, clock=lambda: now - timedelta(days=40))
-    _ticket(store, "old1", category="供暖")
-    store_now = TicketStore(clean_db, clock=lambda: now)
+async def test_dashboards_show_volumes_and_rising(console, clean_db, calendar_now) -> None:
+    # one ticket in the middle of last month, four now: month on month by calendar month in Beijing time
+    this_month = month_of(calendar_now)
+    last_month = previous_month(this_month)
+    _ticket(TicketStore(clean_db, clock=lambda: mid_month(last_month)), "old1", category="供暖")
+    store_now = TicketStore(clean_db)
     for i in range(4):
         _ticket(store_now, f"new{i}", category="供暖")
     await login(console, "vi")
     page = await (await console.get("/dashboards")).text()
     assert page.count("<svg") >= 4
+    assert f"{last_month}" in page and f"{this_month}" in page
     assert "<td>供暖</td><td>4</td><td>1</td>" in page.replace("\n", "")
     assert "+300%" in page
 
@@ -165,7 +168,7 @@ def test_mask_text() -> None:
     assert mask_text(f"电话{PHONE}，座机010-62345678，我是{NAME}", (NAME,)) == "电话138****5678，座机010****5678，我是张**"
 
 
-async def test_dashboards_show_the_three_rates_per_unit(console, clean_db) -> None:
+async def test_dashboards_show_the_three_rates_per_unit(console, clean_db, calendar_now) -> None:
     from callbacks.models import survey_results
 
     store = TicketStore(clean_db)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 
 import pytest
 
@@ -15,6 +15,7 @@ from seat.kb.service import KnowledgeBase
 from seat.kb.speech import split_answer
 from seat.settings import REPO_ROOT
 from seat.store import TicketDraft, TicketStore
+from tests.calendar_support import month_of
 
 _spec = importlib.util.spec_from_file_location("kb_eval", REPO_ROOT / "bench" / "kb_eval.py")
 kb_eval = importlib.util.module_from_spec(_spec)
@@ -136,7 +137,7 @@ def test_seeding_keeps_database_edits_unless_asked(clean_db, tmp_path):
     assert repository.load_kb(clean_db, tmp_path, update_existing=True) == (0, 1)
 
 
-def test_one_time_resolution_rate_per_day_and_month(clean_db):
+def test_one_time_resolution_rate_per_day_and_month(clean_db, calendar_now):
     engine = clean_db
     a1 = repository.record_answer(engine, "c1", "gjj-1", "公积金怎么取", 0.8, "rest")
     a2 = repository.record_answer(engine, "c2", "jzz-1", "居住证怎么办", 0.7, "rest")
@@ -152,8 +153,9 @@ def test_one_time_resolution_rate_per_day_and_month(clean_db):
     # c1 solved by KB; c2 one consultation (ticket); c3 answered, never confirmed; c4 ticket only: 1 of 4
     (day,) = one_time_resolution(engine, by="day")
     assert (day.resolved_by_kb, day.consultations) == (1, 4) and day.rate == pytest.approx(0.25)
+    assert day.period == calendar_now.strftime("%Y-%m-%d")  # the Beijing day, not the UTC one
     (month,) = one_time_resolution(engine, by="month")
-    assert month.period == datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m")
+    assert month.period == month_of(calendar_now)
     assert a3
 
 

@@ -17,6 +17,7 @@ from seat.store import (
     TicketStoreError,
 )
 from seat.store.models import HandoffModel, TicketModel
+from tests.calendar_support import beijing_day
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PHONE = "13912342222"
@@ -50,11 +51,10 @@ class FixedClock:
         return self.now
 
 
-def test_create_ticket_stores_normalised_fields_and_creation_event(ticket_store: TicketStore) -> None:
-    before = datetime.now(timezone.utc)
+def test_create_ticket_stores_normalised_fields_and_creation_event(ticket_store: TicketStore, calendar_now) -> None:
     ticket = ticket_store.create_ticket(draft(occurred_at=datetime(2026, 11, 25, 22, 30)))
-    today = before.astimezone(SHANGHAI).strftime("%Y%m%d")
-    assert ticket.ticket_no in (f"{today}-000001", f"{datetime.now(SHANGHAI):%Y%m%d}-000001")
+    # numbered by the Beijing day, which at 00:01 is already the next day in UTC terms
+    assert ticket.ticket_no == f"{beijing_day(calendar_now)}-000001"
     assert ticket.status == "new"
     assert ticket.phone == PHONE
     assert ticket.confidential is False
