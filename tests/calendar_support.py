@@ -6,7 +6,7 @@ and a leap day. The clock ticks from there (`tick=True`), so timeouts and the ev
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -45,4 +45,4 @@ def beijing_day(moment: datetime) -> str:
     return (moment.astimezone(BEIJING)).strftime("%Y%m%d")
 
 
-__all__ = ["BEIJING", "SWEEP", "beijing", "beijing_day", "mid_month", "month_of", "previous_month", "timedelta"]
+__all__ = ["BEIJING", "SWEEP", "beijing", "beijing_day", "mid_month", "month_of", "previous_month"]
