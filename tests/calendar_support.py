@@ -42,7 +42,7 @@ def month_of(moment: datetime) -> str:
 
 
 def beijing_day(moment: datetime) -> str:
-    return (moment.astimezone(BEIJING)).strftime("%Y%m%d")
+    return moment.astimezone(BEIJING).strftime("%Y%m%d")
 
 
 __all__ = ["BEIJING", "SWEEP", "beijing", "beijing_day", "mid_month", "month_of", "previous_month"]
