@@ -46,13 +46,13 @@ test: install system-deps
 
 nlu-report: install
 	$(PY) -m seat train
-	$(PY) -m rasa test nlu --nlu nlu/test --model $$($(PY) -c "from seat.training import model_path; print(model_path())") --out results/nlu
-	$(PY) -m nlu.evaluate --out results/nlu/value_eval.json
+	$(PY) -m rasa test nlu --nlu nlu/test --model $$($(PY) -c "from ground.rasa_models import model_path; print(model_path())") --out results/nlu
+	$(PY) -m seat.evaluate --out results/nlu/value_eval.json
 	@echo "seat | NLU reports in results/nlu (intent_report.json, intent_confusion_matrix.png, value_eval.json)"
 
 core-test: install
 	$(PY) -m seat train
-	$(PY) -m rasa test core --stories tests/stories --model $$($(PY) -c "from seat.training import model_path; print(model_path())") --out results/core --fail-on-prediction-errors
+	$(PY) -m rasa test core --stories tests/stories --model $$($(PY) -c "from ground.rasa_models import model_path; print(model_path())") --out results/core --fail-on-prediction-errors
 
 clean:
 	rm -rf results .pytest_cache

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seat.settings import REPO_ROOT, Settings, env_number
+from ground.settings import REPO_ROOT, Settings, env_number
 
 DEFAULT_ADMIN_PORT = 8080
 # The dialogue files an editor may change, relative to FLOWS_DIR (globs).

@@ -11,9 +11,9 @@ from admin.config import AdminConfig
 CONFIG = web.AppKey("config", AdminConfig)
 ENGINE = web.AppKey("engine", Engine)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
-FLOWS = web.AppKey("flows", object)       # admin.flows.FlowService
-JOBS = web.AppKey("jobs", object)         # admin.training_jobs.TrainingJobs
-PUBLISHER = web.AppKey("publisher", object)  # admin.publishing.Publisher
+FLOWS = web.AppKey("flows", object)       # admin.services.flows.FlowService
+JOBS = web.AppKey("jobs", object)         # admin.services.training_jobs.TrainingJobs
+PUBLISHER = web.AppKey("publisher", object)  # admin.services.publishing.Publisher
 LOGIN_GUARD = web.AppKey("login_guard", object)  # admin.security.LoginGuard
 
 

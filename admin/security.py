@@ -19,13 +19,13 @@ from aiohttp_session import get_session, new_session
 
 from admin.keys import ENGINE, LOGIN_GUARD, run_sync
 from admin.roles import can
-from admin.users import get_user
+from ground.store.users import get_user
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "_csrf"
 CSRF_HEADER = "X-CSRF-Token"
-USER = "admin_user"  # request key of the logged-in admin_users row (admin.users.User)
+USER = "admin_user"  # request key of the logged-in admin_users row (ground.store.users.User)
 
 
 def requires(permission: str) -> Callable[[Handler], Handler]:

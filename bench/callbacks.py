@@ -1,7 +1,7 @@
 """Callback benchmark: N closed tickets surveyed by simulated callees with 1 and 4 workers on PostgreSQL.
 
 Each worker is its own process (own engine, own event loop) running `callbacks.worker.CallbackWorker` with an
-in-process instant-answer dialer whose callee completes the survey at once (`callbacks.surveys.complete`):
+in-process instant-answer dialer whose callee completes the survey at once (`ground.store.surveys.complete`):
 what is measured is the claim / settle path on the database, not speech. For each worker count: surveys/s,
 the ratio against the 1-worker baseline of the same run, and duplicates (tickets called more than once, and
 the database's own count of answered tries and completed surveys per ticket) — which must be zero.
@@ -29,15 +29,15 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from seat.db import create_engine  # noqa: E402
-from seat.store.models import utcnow  # noqa: E402
+from ground.db import create_engine  # noqa: E402
+from ground.tables.tickets import utcnow  # noqa: E402
 
 ANSWERS = {"survey_contacted": True, "survey_resolved": True, "survey_satisfaction": "satisfied"}
 
 
 def _policy():
-    from callbacks.policy import SurveyPolicy
-    from callbacks.window import CallingWindow
+    from ground.survey_policy import SurveyPolicy
+    from ground.calling_window import CallingWindow
     from datetime import time as dtime
 
     # every day, all day: the benchmark must not depend on the hour it runs at
@@ -50,7 +50,7 @@ def _policy():
 def _worker(url: str, name: str) -> list[str]:
     """One worker process: survey until nothing is due; the ticket numbers it called."""
     from callbacks.dialers import InstantDialer
-    from callbacks.surveys import complete
+    from ground.store.surveys import complete
     from callbacks.worker import CallbackWorker
 
     engine = create_engine(url, pool_size=2)
@@ -72,8 +72,8 @@ def _worker(url: str, name: str) -> list[str]:
 
 def _fill(url: str, count: int) -> None:
     """`count` closed tickets (bulk insert), then one scheduling pass."""
-    from callbacks.scheduling import schedule_closed
-    from seat.store.models import tickets
+    from ground.store.survey_tries import schedule_closed
+    from ground.tables.tickets import tickets
 
     engine = create_engine(url)
     now = utcnow()
@@ -91,7 +91,7 @@ def _fill(url: str, count: int) -> None:
 
 def _check(url: str, count: int) -> tuple[int, int]:
     """(tickets with more than one answered try, completed surveys) from the database."""
-    from callbacks.models import callback_attempts, survey_results
+    from ground.tables.callbacks import callback_attempts, survey_results
 
     engine = create_engine(url, poolclass=NullPool)
     with engine.connect() as conn:
@@ -105,7 +105,7 @@ def _check(url: str, count: int) -> tuple[int, int]:
 
 
 def run_level(server: str, tickets: int, workers: int) -> dict:
-    from seat.store import migrate
+    from ground.store import migrate
 
     admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     name = f"{make_url(server).database or 'postgres'}_bench{secrets.token_hex(3)}"

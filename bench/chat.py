@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from seat import services  # noqa: E402
 from seat.launcher import Service  # noqa: E402
-from seat.settings import Settings  # noqa: E402
+from ground.settings import Settings  # noqa: E402
 
 CONVERSATION = [
     "我要投诉，我家旁边的工地每天晚上十一点以后还在施工，吵得根本睡不着",
@@ -218,8 +218,8 @@ def count_tickets(url: str) -> int:
     """Rows in the tickets table."""
     from sqlalchemy import func, select
 
-    from seat.db import create_engine
-    from seat.store.models import tickets
+    from ground.db import create_engine
+    from ground.tables.tickets import tickets
 
     engine = create_engine(url)
     try:
@@ -251,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured conversations before each level")
     parser.add_argument("--json", type=Path, help="write the results to this file")
     args = parser.parse_args(argv)
-    from seat.store import migrate
-    from seat.training import ensure_model
+    from ground.store import migrate
+    from ground.rasa_models import ensure_model
 
     os.chdir(REPO_ROOT)
     model = ensure_model()

@@ -2,7 +2,7 @@
 
     python bench/kb_eval.py [--json out.json] [--sizes 1000,10000]
 
-The held-out set (bench/kb_eval/*.yml) was written apart from the entries (seat/data/kb): new ways of
+The held-out set (bench/kb_eval/*.yml) was written apart from the entries (ground/data/kb): new ways of
 asking the entries' questions (`expect: <entry id>`) and questions the knowledge base must not answer
 (`expect: null`). Latency is measured on synthetic knowledge bases of the given sizes, built from the
 real entries' vocabulary, next to the real one.
@@ -23,8 +23,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from seat.kb.index import KbIndex  # noqa: E402
-from seat.kb.repository import Entry, read_kb_files  # noqa: E402
+from nlu.kb_index import KbIndex  # noqa: E402
+from ground.store.knowledge import Entry, read_kb_files  # noqa: E402
 
 EVAL_DIR = REPO / "bench" / "kb_eval"
 

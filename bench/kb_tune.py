@@ -22,8 +22,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from seat.kb import index as kb_index  # noqa: E402
-from seat.kb.repository import read_kb_files  # noqa: E402
+from nlu import kb_index
+from ground.store.knowledge import read_kb_files  # noqa: E402
 
 DEV_DIR = REPO / "bench" / "kb_dev"
 

@@ -40,7 +40,7 @@ from voice import asr  # noqa: E402
 from voice.control import CallRegistry  # noqa: E402
 from voice.gateway import GatewayConfig, VoiceGateway  # noqa: E402
 from voice.phone_sim import SimulatedPhone  # noqa: E402
-from voice.rasa_client import RasaClient, Reply  # noqa: E402
+from ground.rasa_client import RasaClient, Reply  # noqa: E402
 
 STUB_REPLY = "好的，请您接着说。"
 UTTERANCES = {"ko": "안녕하세요 만나서 반갑습니다", "cmn": "我要投诉小区门口的垃圾没人清运"}

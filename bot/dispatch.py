@@ -1,4 +1,4 @@
-"""Suggest the responsible unit for a new ticket from configurable rules (seat/data/dispatch.yml)."""
+"""Suggest the responsible unit for a new ticket from configurable rules (ground/data/dispatch.yml)."""
 from __future__ import annotations
 
 import functools
@@ -7,9 +7,9 @@ from typing import Any
 
 import yaml
 
-from seat.settings import REPO_ROOT
+from ground.settings import DATA_DIR, REPO_ROOT
 
-DEFAULT_RULES_FILE = REPO_ROOT / "seat" / "data" / "dispatch.yml"
+DEFAULT_RULES_FILE = DATA_DIR / "dispatch.yml"
 
 
 @functools.lru_cache(maxsize=4)

@@ -6,7 +6,7 @@ import functools
 import threading
 from typing import Any, Callable, TypeVar
 
-from seat.settings import Settings
+from ground.settings import Settings
 
 T = TypeVar("T")
 _lock = threading.Lock()
@@ -17,8 +17,8 @@ _kb = None
 def _store_unlocked():
     global _store
     if _store is None:
-        from seat.db import create_engine
-        from seat.store.tickets import TicketStore
+        from ground.db import create_engine
+        from ground.store.tickets import TicketStore
 
         _store = TicketStore(create_engine(Settings.from_env().database_url))
     return _store
@@ -40,7 +40,7 @@ def knowledge_base():
     global _kb
     with _lock:
         if _kb is None:
-            from seat.kb.service import KnowledgeBase
+            from bot.knowledge import KnowledgeBase
 
             _kb = KnowledgeBase(_store_unlocked().engine)
         return _kb

@@ -8,7 +8,7 @@ import os
 import signal
 from pathlib import Path
 
-from seat.settings import REPO_ROOT, Settings, env_number
+from ground.settings import REPO_ROOT, Settings, env_number
 
 log = logging.getLogger("callbacks")
 
@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from callbacks.policy import SurveyPolicy
-    from seat.db import create_engine
+    from ground.survey_policy import SurveyPolicy
+    from ground.db import create_engine
 
     policy = SurveyPolicy.from_env()
     if args.callbacks_command == "serve":
@@ -35,16 +35,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     engine = create_engine(settings.database_url)
     try:
         if args.callbacks_command == "opt-out":
-            from callbacks.scheduling import opt_out
-            from seat.store.models import utcnow
-            from seat.store.numbering import mask_phone
+            from ground.store.survey_tries import opt_out
+            from ground.tables.tickets import utcnow
+            from ground.masking import mask_phone
 
             opt_out(engine, args.phone, utcnow())
             print(f"callbacks: {mask_phone(args.phone)} will not be called back")
             return 0
         if args.callbacks_command == "schedule":
-            from callbacks.scheduling import schedule_closed
-            from seat.store.models import utcnow
+            from ground.store.survey_tries import schedule_closed
+            from ground.tables.tickets import utcnow
 
             result = schedule_closed(engine, policy, utcnow())
             print(f"callbacks: {result.scheduled} scheduled, {result.skipped} not surveyed")
@@ -93,7 +93,7 @@ async def serve(settings: Settings, policy) -> int:
 
     from callbacks.chat import ChatConfig, ChatDelivery
     from callbacks.worker import CallbackWorker
-    from seat.db import create_engine
+    from ground.db import create_engine
     from seat.services import rasa_auth_token
 
     engine = create_engine(settings.database_url)

@@ -8,7 +8,7 @@ from typing import Union
 
 from sqlalchemy.engine import Engine
 
-from callbacks.rates import Trend, UnitRates, month_on_month, parse_month, shift_month, unit_rates
+from ground.store.rates import Trend, UnitRates, month_on_month, parse_month, shift_month, unit_rates
 
 RATE_FIELDS = (("response_rate", "响应率"), ("resolution_rate", "解决率"), ("satisfaction_rate", "满意率"))
 

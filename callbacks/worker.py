@@ -11,13 +11,13 @@ from typing import Callable, Optional
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from callbacks import claims
+from ground.store import claims
 from callbacks.chat import ChatDelivery
 from callbacks.dialers import CallRequest, CallResult, Dialer
-from callbacks.models import callback_attempts as attempts
-from callbacks.policy import SurveyPolicy
-from callbacks.scheduling import finish_attempt, schedule_closed, survey_completed
-from seat.store.models import utcnow
+from ground.tables.callbacks import callback_attempts as attempts
+from ground.survey_policy import SurveyPolicy
+from ground.store.survey_tries import finish_attempt, schedule_closed, survey_completed
+from ground.tables.tickets import utcnow
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]

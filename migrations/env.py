@@ -1,7 +1,7 @@
 """Alembic environment for the ticket store.
 
 URL precedence: ``-x url=...``, then ``config.attributes["url"]`` (set by
-``seat.store.migrate``), then ``sqlalchemy.url`` in the config, then the
+``ground.store.migrate``), then ``sqlalchemy.url`` in the config, then the
 DATABASE_URL environment variable, then the Settings default (SQLite file).
 A caller may also pass an open connection as ``config.attributes["connection"]``.
 """
@@ -20,12 +20,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # `alembic` run from elsewhere without the package installed
     sys.path.insert(0, str(REPO_ROOT))
 
-from seat.db import create_engine  # noqa: E402
-from seat.settings import default_database_url  # noqa: E402
-from seat.store.models import UTCDateTime, metadata  # noqa: E402
-import seat.kb.models  # noqa: E402,F401  (registers the knowledge-base tables on the same metadata)
-import admin.models  # noqa: E402,F401  (registers the admin console tables on the same metadata)
-import callbacks.models  # noqa: E402,F401  (and the callback tables)
+from ground.db import create_engine  # noqa: E402
+from ground.settings import default_database_url  # noqa: E402
+from ground.tables.tickets import UTCDateTime, metadata  # noqa: E402
+import ground.tables.knowledge  # noqa: E402,F401  (registers the knowledge-base tables on the same metadata)
+import ground.tables.console  # noqa: E402,F401  (registers the admin console tables on the same metadata)
+import ground.tables.callbacks  # noqa: E402,F401  (and the callback tables)
 
 config = context.config
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import yaml
 
 from nlu.digits import to_halfwidth
+from ground.settings import DATA_DIR
 
-DEFAULT_CATEGORIES_FILE = Path(__file__).resolve().parent.parent / "seat" / "data" / "categories.yml"
+DEFAULT_CATEGORIES_FILE = DATA_DIR / "categories.yml"
 DEFAULT_WEIGHT = 2.0
 _SMOOTHING = 1.5
 

@@ -150,17 +150,6 @@ def extract_phone(text: str, expected: bool = False) -> PhoneResult:
     return first_error or PhoneResult()
 
 
-def mask_phone(number: str) -> str:
-    """Hide the middle digits: "13911112222" -> "139****2222"."""
-    d = re.sub(r"\D", "", number or "")
-    if len(d) <= 4:
-        return "*" * len(d)
-    if len(d) < 8:
-        return "*" * (len(d) - 2) + d[-2:]
-    keep_head = 4 if len(d) == 12 else 3
-    return d[:keep_head] + "*" * (len(d) - keep_head - 4) + d[-4:]
-
-
 def group_for_speech(number: str) -> str:
     """Digits in groups for reading back: "13911112222" -> "139 1111 2222", "01067891234" -> "010 6789 1234"."""
     d = re.sub(r"\D", "", number or "")

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from ground.settings import DATA_DIR
 
-DEFAULT_PLACES_FILE = Path(__file__).resolve().parent.parent / "seat" / "data" / "beijing_places.yml"
+DEFAULT_PLACES_FILE = DATA_DIR / "beijing_places.yml"
 
 STREET_SUFFIXES = ("街道", "地区", "镇", "乡")
 _ETHNIC = ("满族蒙古族乡", "满族乡", "回族乡")

@@ -9,7 +9,7 @@ import sys
 
 from sqlalchemy.engine import make_url
 
-from seat.settings import REPO_ROOT, Settings
+from ground.settings import REPO_ROOT, Settings
 
 
 def _safe_url(url: str) -> str:
@@ -18,9 +18,9 @@ def _safe_url(url: str) -> str:
 
 def cmd_prepare(settings: Settings, _: argparse.Namespace) -> int:
     """Create or migrate the database and load the units."""
-    from seat.db import create_engine
-    from seat.store import migrate
-    from seat.store.units import load_units
+    from ground.db import create_engine
+    from ground.store import migrate
+    from ground.store.units import load_units
 
     print(f"seat | database: {_safe_url(settings.database_url)}", flush=True)
     migrate(settings.database_url)
@@ -28,29 +28,28 @@ def cmd_prepare(settings: Settings, _: argparse.Namespace) -> int:
     engine = create_engine(settings.database_url)
     try:
         count = load_units(engine)
-        from seat.kb.repository import load_kb
+        from ground.store.knowledge import load_kb
 
         added, updated = load_kb(engine)
     finally:
         engine.dispose()
     print(f"seat | units loaded: {count}", flush=True)
-    print(f"seat | knowledge base: {added} new entries from seat/data/kb (existing entries are kept; "
+    print(f"seat | knowledge base: {added} new entries from ground/data/kb (existing entries are kept; "
           "`seat kb load --update` overwrites them from the files)", flush=True)
     return 0
 
 
 def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
     """Knowledge base: load the repo's entries, ask a question, or print the one-time resolution rate."""
-    from seat.db import create_engine
-    from seat.kb import repository
-
+    from ground.db import create_engine
+    from ground.store import knowledge as repository
     engine = create_engine(settings.database_url)
     try:
         if args.kb_command == "load":
             added, updated = repository.load_kb(engine, update_existing=args.update)
             print(f"knowledge base: {added} added, {updated} updated")
         elif args.kb_command == "ask":
-            from seat.kb.index import KbIndex
+            from nlu.kb_index import KbIndex
 
             index = KbIndex(repository.fetch_entries(engine))
             decision = index.decide(" ".join(args.question))
@@ -60,7 +59,7 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
             if decision.action == "answer":
                 print(decision.hit.entry.answer)
         else:
-            from seat.kb.rates import one_time_resolution
+            from ground.store.kb_rates import one_time_resolution
 
             print(f"{'period':<12}{'solved by KB':>14}{'consultations':>15}{'rate':>8}")
             for r in one_time_resolution(engine, by=args.by):
@@ -72,7 +71,7 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_train(_: Settings, args: argparse.Namespace) -> int:
     """Train the Rasa model if the training data changed."""
-    from seat.training import ensure_model
+    from ground.rasa_models import ensure_model
 
     ensure_model(force=args.force)
     return 0
@@ -86,7 +85,7 @@ def _launch(services) -> int:
 
 def _schema_behind(settings: Settings) -> str | None:
     """Why the database cannot serve this code (not migrated, or at an older revision), else None."""
-    from seat.store import current_revision, head_revision
+    from ground.store import current_revision, head_revision
 
     current, head = current_revision(settings.database_url), head_revision()
     if current == head:
@@ -98,7 +97,7 @@ def _schema_behind(settings: Settings) -> str | None:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Start every service of the seat in the foreground (preparing the database first when needed)."""
     from seat.services import all_services
-    from seat.training import model_to_serve
+    from ground.rasa_models import model_to_serve
 
     os.chdir(REPO_ROOT)
     behind = _schema_behind(settings)
@@ -112,7 +111,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     """Start one service on its own (for replicas behind a balancer)."""
     from seat import services
-    from seat.training import model_to_serve
+    from ground.rasa_models import model_to_serve
 
     os.chdir(REPO_ROOT)
     behind = _schema_behind(settings) if args.service != "rasa" else None  # Rasa keeps its own tables
@@ -141,9 +140,8 @@ def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
     """Admin console accounts: create a user (password prompted, or one line on stdin)."""
     import getpass
 
-    from seat.db import create_engine
-    from admin import users
-
+    from ground.db import create_engine
+    from ground.store import users
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -169,8 +167,8 @@ def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_tickets(settings: Settings, args: argparse.Namespace) -> int:
     """Tickets: close one (the satisfaction callback follows)."""
-    from seat.db import create_engine
-    from seat.store import TicketStore, TicketStoreError
+    from ground.db import create_engine
+    from ground.store import TicketStore, TicketStoreError
 
     engine = create_engine(settings.database_url)
     try:
@@ -201,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help=cmd_run.__doc__).set_defaults(func=cmd_run)
     kb = sub.add_parser("kb", help=cmd_kb.__doc__)
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
-    load = kb_sub.add_parser("load", help="load seat/data/kb/*.yml into the database (idempotent)")
+    load = kb_sub.add_parser("load", help="load ground/data/kb/*.yml into the database (idempotent)")
     load.add_argument("--update", action="store_true", help="also overwrite existing entries from the files")
     ask = kb_sub.add_parser("ask", help="show what the knowledge base would answer")
     ask.add_argument("question", nargs="+")

@@ -14,7 +14,7 @@ from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy.engine import make_url
 
-from seat.settings import Settings
+from ground.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from seat.launcher import Service
-from seat.settings import REPO_ROOT, Settings, env_number
+from ground.settings import REPO_ROOT, Settings, env_number
 
 RUN_DIR = REPO_ROOT / ".run"
 
@@ -96,7 +96,7 @@ def web_server(settings: Settings) -> Service:
     port = web_port()
     return Service(
         name="web",
-        argv=[sys.executable, "-m", "voice.web", "--port", str(port),
+        argv=[sys.executable, "-m", "web.app", "--port", str(port),
               "--rasa-url", f"http://127.0.0.1:{settings.rasa_port}"],
         ready_url=f"http://127.0.0.1:{port}/health",
         listens=f"http://localhost:{port}/ (citizen page: chat and talk button)",

@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from admin.config import AdminConfig
-from seat.settings import REPO_ROOT, Settings
+from ground.settings import REPO_ROOT, Settings
 
 CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
 PASSWORD = "correct horse battery"

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from callbacks.models import callback_attempts, survey_results
-from seat.store import TicketDraft, TicketStore
+from ground.tables.callbacks import callback_attempts, survey_results
+from ground.store import TicketDraft, TicketStore
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 _seq = itertools.count(1)
@@ -51,7 +51,7 @@ def closed_ticket(engine: Engine, closed_at: datetime, *, request_type: str = "c
 
 
 def attempts_of(engine: Engine, ticket_no: str) -> list:
-    from seat.store.models import tickets
+    from ground.tables.tickets import tickets
 
     with engine.connect() as conn:
         return conn.execute(select(callback_attempts).join(tickets, tickets.c.id == callback_attempts.c.ticket_id)
@@ -59,7 +59,7 @@ def attempts_of(engine: Engine, ticket_no: str) -> list:
 
 
 def result_of(engine: Engine, ticket_no: str):
-    from seat.store.models import tickets
+    from ground.tables.tickets import tickets
 
     with engine.connect() as conn:
         return conn.execute(select(survey_results).join(tickets, tickets.c.id == survey_results.c.ticket_id)
@@ -84,9 +84,9 @@ def hanging_worker_main() -> None:
     import os
     import sys
 
-    from callbacks.policy import SurveyPolicy
+    from ground.survey_policy import SurveyPolicy
     from callbacks.worker import CallbackWorker
-    from seat.db import create_engine
+    from ground.db import create_engine
 
     class HangingDialer:
         async def call(self, request):

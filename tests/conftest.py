@@ -19,9 +19,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from seat.db import create_engine
-from seat.store import TicketStore, migrate
-from seat.store.models import metadata
+from ground.db import create_engine
+from ground.store import TicketStore, migrate
+from ground.tables.tickets import metadata
 from tests.calendar_support import SWEEP
 from tests.audiosocket_support import make_server  # noqa: F401  (fixture for the voice tests)
 
@@ -138,7 +138,7 @@ def clean_db(engine: Engine) -> Engine:
 @pytest.fixture(scope="session")
 def model_path() -> Path:
     """The Rasa model trained on the current training data (trained here if `make test` did not)."""
-    from seat.training import ensure_model
+    from ground.rasa_models import ensure_model
 
     return ensure_model()
 

@@ -7,14 +7,18 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
 
-from admin import audit, revisions, users
-from admin.flowforms import story_blocks
+from ground.store import audit
+
+from ground.store import revisions
+
+from ground.store import users
+from admin.services.flowforms import story_blocks
 from admin.app import create_app
 from admin.roles import mask_text
-from seat.kb import repository
-from seat.kb.index import KbIndex
-from seat.store import TicketDraft, TicketStore
-from seat.settings import REPO_ROOT
+from ground.store import knowledge as repository
+from nlu.kb_index import KbIndex
+from ground.store import TicketDraft, TicketStore
+from ground.settings import REPO_ROOT
 from tests.calendar_support import mid_month, month_of, previous_month
 from tests.admin_support import PASSWORD, admin_config, login, start_client
 
@@ -169,7 +173,7 @@ def test_mask_text() -> None:
 
 
 async def test_dashboards_show_the_three_rates_per_unit(console, clean_db, calendar_now) -> None:
-    from callbacks.models import survey_results
+    from ground.tables.callbacks import survey_results
 
     store = TicketStore(clean_db)
     now = datetime.now(timezone.utc)
@@ -194,7 +198,7 @@ async def test_dashboards_show_the_three_rates_per_unit(console, clean_db, calen
 
 
 async def test_every_page_renders_for_an_admin(console, clean_db) -> None:
-    from seat.kb.repository import load_kb
+    from ground.store.knowledge import load_kb
 
     load_kb(clean_db)
     number = _ticket(TicketStore(clean_db), "page")

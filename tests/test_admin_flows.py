@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from admin import flowforms as ff
-from admin import revisions
-from admin.flows import FlowService, UnknownFile
-from admin.validation import check_yaml, validate_project
-from seat.settings import REPO_ROOT
+from admin.services import flowforms as ff
+from ground.store import revisions
+from admin.services.flows import FlowService, UnknownFile
+from admin.services.validation import check_yaml, validate_project
+from ground.settings import REPO_ROOT
 from tests.admin_support import copy_flows
 
 DOMAIN = (REPO_ROOT / "domain.yml").read_text(encoding="utf-8")

@@ -7,10 +7,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from admin import audit, model_registry
+from ground.store import audit
+
+from ground.store import model_registry
 from admin.config import AdminConfig
-from admin.publishing import PublishError, Publisher
-from seat.settings import Settings
+from admin.services.publishing import PublishError, Publisher
+from ground.settings import Settings
 
 
 class FakeRasa:

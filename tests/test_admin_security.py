@@ -7,7 +7,7 @@ import re
 import pytest
 from aiohttp import web
 
-from admin import users
+from ground.store import users
 from admin.app import create_app
 from tests.admin_support import PASSWORD, admin_config, csrf_of, login, start_client
 

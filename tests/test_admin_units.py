@@ -4,11 +4,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from admin import charts, reports
+from admin.services import charts
+
+from admin.services import reports
 from admin.roles import PERMISSIONS, can, mask_text, name_for, phone_for, sees_pii
 from admin.security import LoginGuard
-from admin.training_jobs import Job
-from admin.yamlrt import dump, load
+from admin.services.training_jobs import Job
+from admin.services.yamlrt import dump, load
 
 
 def test_roles_and_personal_data() -> None:
@@ -87,7 +89,7 @@ def test_round_trip_yaml_keeps_layout() -> None:
 
 
 def test_seat_run_serves_the_published_model(tmp_path: Path) -> None:
-    from seat.training import model_to_serve, published_model
+    from ground.rasa_models import model_to_serve, published_model
 
     assert published_model(tmp_path) is None
     published = tmp_path / "models" / "published"

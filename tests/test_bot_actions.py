@@ -13,9 +13,9 @@ from bot.actions.escalation import ActionEmergency, ActionFallback, ActionHandof
 from bot.actions.intake_form import ActionAskConfirmed, ValidateTicketForm
 from bot.actions.status import ActionTicketStatus, ValidateStatusForm
 from bot.actions.submit import ActionCancelRequest, ActionSubmitTicket
-from seat.store import TicketDraft
-from seat.store.models import handoffs as handoffs_table
-from seat.store.models import tickets as tickets_table
+from ground.store import TicketDraft
+from ground.tables.tickets import handoffs as handoffs_table
+from ground.tables.tickets import tickets as tickets_table
 
 DOMAIN: dict[str, Any] = {"forms": {"ticket_form": {"required_slots": []}}, "slots": {}}
 

@@ -9,8 +9,8 @@ from bot import runtime
 from bot.actions.consultation import (
     ActionAnswerConsultation, ActionAnswerDigression, ActionAskKbResolved, ActionKbFeedbackDone, ValidateKbFeedbackForm,
 )
-from seat.kb import repository
-from seat.kb.models import kb_answers
+from ground.store import knowledge as repository
+from ground.tables.knowledge import kb_answers
 from tests.test_bot_actions import DOMAIN, slot_events, tracker
 from tests.test_kb import SMALL
 

@@ -11,12 +11,12 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from callbacks.models import callback_attempts, survey_results
-from callbacks.policy import SurveyPolicy
-from callbacks.rates import unit_rates
-from callbacks.scheduling import schedule_closed
-from callbacks.window import CallingWindow
-from seat.store import TicketDraft, TicketStore
+from ground.tables.callbacks import callback_attempts, survey_results
+from ground.survey_policy import SurveyPolicy
+from ground.store.rates import unit_rates
+from ground.store.survey_tries import schedule_closed
+from ground.calling_window import CallingWindow
+from ground.store import TicketDraft, TicketStore
 from tests.calendar_support import BEIJING, SWEEP, month_of, previous_month
 
 WINDOW = CallingWindow()

@@ -13,13 +13,13 @@ from datetime import timedelta
 import pytest
 
 from callbacks.dialers import InstantDialer
-from callbacks.policy import SurveyPolicy
-from callbacks.scheduling import schedule_closed
-from callbacks.surveys import complete
+from ground.survey_policy import SurveyPolicy
+from ground.store.survey_tries import schedule_closed
+from ground.store.surveys import complete
 from callbacks.worker import CallbackWorker
-from seat.db import create_engine
-from seat.settings import REPO_ROOT
-from seat.store.models import utcnow
+from ground.db import create_engine
+from ground.settings import REPO_ROOT
+from ground.tables.tickets import utcnow
 from tests.callbacks_support import StepClock, always_open_env, as_utc, attempts_of, closed_ticket, local, result_of
 
 pytestmark = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="claims are tested on PostgreSQL")
@@ -98,7 +98,7 @@ def test_a_worker_killed_mid_call_is_recovered_and_retried_once(clean_db, databa
 
 
 def test_a_survey_completed_before_the_worker_died_is_not_called_again(clean_db, database_url) -> None:
-    from callbacks.claims import claim_next, mark_started
+    from ground.store.claims import claim_next, mark_started
 
     clock = StepClock(as_utc(local(2026, 11, 26, 14, 0)))
     no = closed_ticket(clean_db, clock.now - timedelta(hours=3))
@@ -119,7 +119,7 @@ def test_make_run_starts_the_callback_service_and_it_schedules_closed_tickets(cl
     from pathlib import Path
 
     from seat.services import all_services
-    from seat.settings import Settings
+    from ground.settings import Settings
 
     [svc] = [s for s in all_services(Settings(), Path("model.tar.gz")) if s.name == "callbacks"]
     assert list(svc.argv[1:]) == ["-m", "seat", "callbacks", "serve"]

@@ -10,10 +10,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from callbacks.models import survey_results
-from callbacks.rates import month_on_month, unit_rates
-from seat.settings import REPO_ROOT
-from seat.store.models import tickets, units
+from ground.tables.callbacks import survey_results
+from ground.store.rates import month_on_month, unit_rates
+from ground.settings import REPO_ROOT
+from ground.tables.tickets import tickets, units
 from tests.callbacks_support import as_utc, closed_ticket, local
 
 S, B, U = "satisfied", "basically_satisfied", "unsatisfied"

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import text
 
 from callbacks.dialers import InstantDialer
-from callbacks.policy import SurveyPolicy
-from callbacks.scheduling import opt_out, schedule_closed
-from callbacks.surveys import complete
+from ground.survey_policy import SurveyPolicy
+from ground.store.survey_tries import opt_out, schedule_closed
+from ground.store.surveys import complete
 from callbacks.worker import CallbackWorker
-from seat.settings import REPO_ROOT
-from seat.store import TicketStore
+from ground.settings import REPO_ROOT
+from ground.store import TicketStore
 from tests.callbacks_support import StepClock, as_utc, attempts_of, closed_ticket, local, result_of
 
 POLICY = SurveyPolicy()
@@ -133,7 +133,7 @@ def test_a_completed_survey_ends_the_tries_and_busy_is_called_back_sooner(clean_
             await asyncio.to_thread(complete, clean_db, request.attempt_id, {
                 "survey_contacted": True, "survey_resolved": True, "survey_satisfaction": "satisfied"}, clock.now)
         else:
-            from callbacks.surveys import report_outcome
+            from ground.store.surveys import report_outcome
 
             await asyncio.to_thread(report_outcome, clean_db, request.attempt_id, "busy")
         return "ok"
@@ -153,7 +153,7 @@ def test_a_completed_survey_ends_the_tries_and_busy_is_called_back_sooner(clean_
 
 
 def test_a_hang_up_mid_survey_keeps_the_answers_and_is_retried(clean_db) -> None:
-    from callbacks.surveys import record_answers
+    from ground.store.surveys import record_answers
 
     clock = StepClock(as_utc(local(2026, 11, 26, 13, 0)))
     no = closed_ticket(clean_db, clock.now - timedelta(hours=3))
@@ -177,7 +177,7 @@ def test_a_hang_up_mid_survey_keeps_the_answers_and_is_retried(clean_db) -> None
 
 @pytest.mark.parametrize("first", [True, False])
 def test_exactly_one_completed_survey_per_ticket(clean_db, first) -> None:
-    from callbacks.claims import claim_next, mark_started
+    from ground.store.claims import claim_next, mark_started
 
     clock = StepClock(as_utc(local(2026, 11, 26, 13, 0)))
     no = closed_ticket(clean_db, clock.now - timedelta(hours=3))
@@ -191,8 +191,8 @@ def test_exactly_one_completed_survey_per_ticket(clean_db, first) -> None:
 
 
 def test_a_refusal_puts_the_phone_on_the_opt_out_list(clean_db) -> None:
-    from callbacks.claims import claim_next, mark_started
-    from callbacks.surveys import opt_out_citizen
+    from ground.store.claims import claim_next, mark_started
+    from ground.store.surveys import opt_out_citizen
 
     clock = StepClock(as_utc(local(2026, 11, 26, 13, 0)))
     first = closed_ticket(clean_db, clock.now - timedelta(hours=3), phone="13655556666")
@@ -208,10 +208,10 @@ def test_a_refusal_puts_the_phone_on_the_opt_out_list(clean_db) -> None:
 
 def test_sqlite_single_worker_mode(tmp_path) -> None:
     """The embedded default database: claims are atomic UPDATEs, the same survey flow works."""
-    from seat.db import create_engine
-    from seat.store import migrate
+    from ground.db import create_engine
+    from ground.store import migrate
 
-    url = f"sqlite:///{tmp_path / 'seat.db'}"
+    url = f"sqlite:///{tmp_path / 'ground.db'}"
     migrate(url)
     engine = create_engine(url)
     try:

@@ -5,8 +5,8 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from callbacks.policy import SurveyPolicy
-from callbacks.window import CallingWindow, parse_dates
+from ground.survey_policy import SurveyPolicy
+from ground.calling_window import CallingWindow, parse_dates
 from tests.callbacks_support import as_utc, local
 
 WINDOW = CallingWindow()

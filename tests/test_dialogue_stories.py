@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from seat.settings import REPO_ROOT
+from ground.settings import REPO_ROOT
 
 
 def test_rasa_test_core_passes_every_story(model_path, tmp_path):

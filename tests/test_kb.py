@@ -7,14 +7,16 @@ from datetime import date
 
 import pytest
 
-from seat.kb import index as kb_index, repository
-from seat.kb.index import KbIndex
-from seat.kb.rates import one_time_resolution
-from seat.kb.repository import Entry
-from seat.kb.service import KnowledgeBase
-from seat.kb.speech import split_answer
-from seat.settings import REPO_ROOT
-from seat.store import TicketDraft, TicketStore
+from nlu import kb_index
+
+from ground.store import knowledge as repository
+from nlu.kb_index import KbIndex
+from ground.store.kb_rates import one_time_resolution
+from ground.store.knowledge import Entry
+from bot.knowledge import KnowledgeBase
+from nlu.kb_speech import split_answer
+from ground.settings import REPO_ROOT
+from ground.store import TicketDraft, TicketStore
 from tests.calendar_support import month_of
 
 _spec = importlib.util.spec_from_file_location("kb_eval", REPO_ROOT / "bench" / "kb_eval.py")
@@ -160,7 +162,7 @@ def test_one_time_resolution_rate_per_day_and_month(clean_db, calendar_now):
 
 
 def test_domain_synonyms_meet_at_index_and_query_time(tmp_path):
-    from seat.kb.synonyms import Synonyms
+    from nlu.kb_synonyms import Synonyms
 
     synonyms = Synonyms.from_file()
     assert synonyms.fold("二代证丢了") == synonyms.fold("身份证丢失")

@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 
-from seat.settings import REPO_ROOT
+from ground.settings import REPO_ROOT
 
 
 def _free_port() -> int:

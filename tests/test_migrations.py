@@ -11,9 +11,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.pool import NullPool
 
-from seat.db import create_engine
-from seat.store import current_revision, downgrade, head_revision, migrate
-from seat.store.models import metadata
+from ground.db import create_engine
+from ground.store import current_revision, downgrade, head_revision, migrate
+from ground.tables.tickets import metadata
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STORE_TABLES = {"tickets", "ticket_events", "ticket_counters", "units", "handoffs", "kb_entries", "kb_answers",
@@ -118,8 +118,9 @@ def test_serving_from_an_unmigrated_database_is_refused_with_the_fix(empty_datab
 
 def test_run_prepares_an_unmigrated_database_before_starting(empty_database_url: str, monkeypatch,
                                                               capsys) -> None:
-    from seat import cli, training
+    from seat import cli
 
+    from ground import rasa_models as training
     started: list = []
     monkeypatch.chdir(REPO_ROOT)  # `seat run` changes to the repository: restored afterwards
     monkeypatch.setenv("DATABASE_URL", empty_database_url)

@@ -1,7 +1,8 @@
 """Phone extraction, validation with a spoken reason, masking and grouping."""
 import pytest
 
-from nlu.phone import extract_phone, group_for_speech, mask_phone, validate_phone
+from ground.masking import mask_phone
+from nlu.phone import extract_phone, group_for_speech, validate_phone
 
 
 @pytest.mark.parametrize("text,phone,kind", [

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from nlu.evaluate import TEST_DIR, evaluate
-from seat.settings import REPO_ROOT
+from seat.evaluate import TEST_DIR, evaluate
+from ground.settings import REPO_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import yaml
 
 from bot.readback import category_question, readback, ticket_filed
 from nlu.safety import EMERGENCY_KINDS, Emergency
-from seat.settings import REPO_ROOT
+from ground.settings import REPO_ROOT
 
 FORBIDDEN = re.compile(r"[\U0001F300-\U0001FAFF\u2600-\u27BF*_#`>\[\]]|[A-Za-z]{2,}")
 MAX_CHARS = 120

@@ -12,9 +12,9 @@ from typing import Callable, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from seat.db import create_engine
-from seat.store import Ticket, TicketDraft, TicketStore
-from seat.store.models import TicketCounterModel, TicketEventModel, TicketModel
+from ground.db import create_engine
+from ground.store import Ticket, TicketDraft, TicketStore
+from ground.tables.tickets import TicketCounterModel, TicketEventModel, TicketModel
 
 WRITERS = 50
 NOW = datetime(2026, 11, 25, 16, 30, tzinfo=timezone.utc)  # 2026-11-26 00:30 in Beijing

@@ -5,7 +5,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from seat.store.numbering import (
+from ground.store.numbering import (
     format_ticket_no,
     mask_name,
     mask_phone,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from seat.store import (
+from ground.store import (
     InvalidTicketData,
     InvalidTransition,
     TicketDraft,
@@ -16,7 +16,7 @@ from seat.store import (
     TicketStore,
     TicketStoreError,
 )
-from seat.store.models import HandoffModel, TicketModel
+from ground.tables.tickets import HandoffModel, TicketModel
 from tests.calendar_support import beijing_day
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

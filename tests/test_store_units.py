@@ -7,8 +7,8 @@ import pytest
 import yaml
 from sqlalchemy.engine import Engine
 
-from seat.store import get_unit, list_units, load_units, read_units
-from seat.store.units import DEFAULT_PLACES_PATH, DEFAULT_UNITS_PATH, read_municipal_units
+from ground.store import get_unit, list_units, load_units, read_units
+from ground.store.units import DEFAULT_PLACES_PATH, DEFAULT_UNITS_PATH, read_municipal_units
 
 REQUIRED_MUNICIPAL = {
     "muni.housing": "北京市住房和城乡建设委员会",

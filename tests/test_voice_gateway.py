@@ -20,7 +20,7 @@ from voice.audiosocket import Audio, CallId, encode
 from voice.control import CallRegistry
 from voice.gateway import GatewayConfig, VoiceGateway
 from voice.phone_sim import SimulatedPhone
-from voice.rasa_client import Reply, parse_reply
+from ground.rasa_client import Reply, parse_reply
 from tests.voice_session_support import Clock, RecordingDialogue, until
 
 HANDOFF = parse_reply([{"text": "好的，正在为您转接人工客服。"}, {"custom": {"end_call": "handoff", "reason": "citizen asked"}}])
@@ -253,7 +253,7 @@ def test_settings_from_the_environment_and_a_bad_endpoint_is_refused_clearly():
     for bad in ("100", "5000", "fast"):
         with pytest.raises(ValueError, match="VOICE_ENDPOINT_MS"):
             GatewayConfig.from_env({"VOICE_ENDPOINT_MS": bad})
-    from voice.web import WebConfig
+    from web.app import WebConfig
 
     assert WebConfig.from_env({"VOICE_ENDPOINT_MS": "600"}).endpoint_silence_ms == 600  # the talk button too
     assert WebConfig().endpoint_silence_ms == GatewayConfig().endpoint_silence_ms

@@ -11,7 +11,7 @@ import pytest
 
 from voice import prompts
 from voice.events import (BotAudio, BotText, Handoff, SessionEnded, SessionStarted, StopPlayback)
-from voice.rasa_client import Reply, parse_reply
+from ground.rasa_client import Reply, parse_reply
 from voice.session import CallSession, SessionConfig
 from tests.voice_session_support import Clock, Recorder, RecordingDialogue, silent_tts, until
 

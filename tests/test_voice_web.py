@@ -9,7 +9,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from tests.web_support import RecordingRasa, open_and_drop, outside_address, serving
-from voice.web import WebConfig, create_app
+from web.app import WebConfig, create_app
 
 TOKEN = "push-token-for-tests"
 
@@ -200,7 +200,7 @@ def test_make_run_starts_the_page_on_web_port(monkeypatch, tmp_path):
     from pathlib import Path
 
     from seat import services
-    from seat.settings import Settings
+    from ground.settings import Settings
 
     monkeypatch.setenv("WEB_PORT", "8123")
     monkeypatch.setattr(services, "write_endpoints", lambda settings: tmp_path / "endpoints.yml")
@@ -209,7 +209,7 @@ def test_make_run_starts_the_page_on_web_port(monkeypatch, tmp_path):
     assert {"rasa", "actions", "voice", "web", "admin", "callbacks"} <= set(names)
     assert names.index("rasa") < names.index("web")  # the page relays to Rasa: started after it
     web_svc = services.web_server(settings)
-    assert web_svc.argv[1:] == ["-m", "voice.web", "--port", "8123", "--rasa-url", "http://127.0.0.1:5999"]
+    assert web_svc.argv[1:] == ["-m", "web.app", "--port", "8123", "--rasa-url", "http://127.0.0.1:5999"]
     assert web_svc.ready_url == "http://127.0.0.1:8123/health"
 
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from voice.web import STATIC_DIR
+from web.app import STATIC_DIR
 
 def run_worklet(rate: int, freq: float, amp: float = 0.5, seconds: float = 1.0) -> dict:
     script = f"""

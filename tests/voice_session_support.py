@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
-from voice.rasa_client import RasaError, Reply
+from ground.rasa_client import RasaError, Reply
 
 
 class Clock:

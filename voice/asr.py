@@ -99,7 +99,7 @@ def packaged_test_model_path() -> str:
 def endpoint_ms_from_env(env: dict[str, str]) -> int:
     """VOICE_ENDPOINT_MS (the quiet after the words that ends a turn), checked: ValueError naming it when it is
     not 300-1400 ms (shorter cuts callers off between words; the energy gate's hangover is 1.5 s)."""
-    from seat.settings import env_number
+    from ground.settings import env_number
 
     value = env_number(env, ENDPOINT_ENV, DEFAULT_ENDPOINT_MS, int)
     if not 300 <= value <= 1400:

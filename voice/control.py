@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 
 from aiohttp import web
 
-from nlu.phone import mask_phone
+from ground.masking import mask_phone
 
 MAX_CALLS = 10000
 TTL_S = 3600.0

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
-from nlu.phone import mask_phone
+from ground.masking import mask_phone
 from voice import asr, prompts
 from voice.audiosocket import Audio, AudioSocketServer, Call, CallId, Dtmf, Error, Hangup
 from voice.control import CallRegistry, make_app
 from voice.events import BotAudio, Event, Handoff, SessionEnded, StopPlayback
-from voice.rasa_client import RasaClient
+from ground.rasa_client import RasaClient
 from voice.recognizers import RecognizerPool
 from voice.session import CallSession, SessionConfig
 
@@ -53,7 +53,7 @@ class GatewayConfig:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "GatewayConfig":
         """The settings from the environment; ValueError naming the variable when one is not a valid number."""
-        from seat.settings import env_number
+        from ground.settings import env_number
 
         env = dict(os.environ if env is None else env)
         return cls(
@@ -93,8 +93,8 @@ def _handoff_recorder(database_url: Optional[str]) -> Callable[[str, str], Await
 
     def record(call_id: str, reason: str) -> None:
         if not store:
-            from seat.db import create_engine
-            from seat.store.tickets import TicketStore
+            from ground.db import create_engine
+            from ground.store.tickets import TicketStore
 
             store.append(TicketStore(create_engine(database_url)))  # type: ignore[arg-type]
         store[0].record_handoff(call_id, reason, {}, "voice")
@@ -347,7 +347,7 @@ def _domain_prompts() -> list[str]:
     """The bot's fixed responses (no slot values) from domain.yml, to pre-render."""
     import yaml
 
-    from seat.settings import REPO_ROOT
+    from ground.settings import REPO_ROOT
 
     try:
         domain = yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8")) or {}

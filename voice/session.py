@@ -24,7 +24,7 @@ from voice.dtmf import DtmfCollector, GoertzelDetector
 from voice.gate import EnergyGate
 from voice.events import (BotAudio, BotText, Event, FinalTranscript, Handoff, PartialTranscript,
                           SessionEnded, SessionStarted, StopPlayback)
-from voice.rasa_client import RasaClient, RasaError
+from ground.rasa_client import RasaClient, RasaError
 
 if TYPE_CHECKING:
     import vosk

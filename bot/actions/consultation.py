@@ -13,8 +13,8 @@ from bot import runtime
 from bot.actions.common import KB_SLOTS, channel_of, latest_intent
 from bot.intake import describe
 from nlu.answers import parse_resolved, parse_yes_no
-from seat.kb.repository import record_answer, set_outcome
-from seat.kb.speech import split_answer
+from ground.store.knowledge import record_answer, set_outcome
+from nlu.kb_speech import split_answer
 
 logger = logging.getLogger(__name__)
 LEAVE_TO_RULES = {"cancel", "human_handoff", "emergency", "ask_ticket_status"}

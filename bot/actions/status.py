@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from bot import runtime
 from nlu.phone import extract_phone
 from nlu.ticketno import extract_ticket_no
-from seat.settings import HOTLINE_TZ
+from ground.settings import HOTLINE_TZ
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 def draft_from_slots(slots: dict, conversation_id: str, channel: str):
     """The ticket the citizen confirmed, with the suggested unit."""
-    from seat.store.tickets import TicketDraft
+    from ground.store.tickets import TicketDraft
 
     occurred = slots.get("occurred_at")
     return TicketDraft(

@@ -36,7 +36,7 @@ class ActionGreet(Action):
         return "action_greet"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        from callbacks.surveys import survey_for
+        from ground.store.surveys import survey_for
 
         metadata = tracker.latest_message.get("metadata") or {}
         pending = None
@@ -66,7 +66,7 @@ class ValidateSurveyForm(FormValidationAction):
         return "validate_survey_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        from callbacks.surveys import record_answers
+        from ground.store.surveys import record_answers
 
         message = tracker.latest_message
         dtmf = (message.get("metadata") or {}).get("input") == "dtmf"
@@ -141,9 +141,9 @@ class ActionSurveyDone(Action):
 
 def _record(attempt_id: int, outcome: str, answers: Dict[str, Any], channel: str) -> str:
     """Store the end of the survey; returns which goodbye to say."""
-    from callbacks import surveys
-    from callbacks.policy import SurveyPolicy
-    from callbacks.scheduling import finish_attempt
+    from ground.store import surveys
+    from ground.survey_policy import SurveyPolicy
+    from ground.store.survey_tries import finish_attempt
 
     engine, now = runtime.ticket_store_engine(), _now()
     goodbye = outcome

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import pytest
 
-from seat.settings import REPO_ROOT, Settings
+from ground.settings import REPO_ROOT, Settings
 
 
 # headless Debian chromium, as both browser suites (citizen page, admin console) start it
@@ -64,9 +64,9 @@ class Stack:
 
 def _prepare(database_url: str) -> None:
     """What `seat prepare` does before `make run`: units and the knowledge base."""
-    from seat.db import create_engine
-    from seat.kb.repository import load_kb
-    from seat.store.units import load_units
+    from ground.db import create_engine
+    from ground.store.knowledge import load_kb
+    from ground.store.units import load_units
 
     engine = create_engine(database_url)
     try:

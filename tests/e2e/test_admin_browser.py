@@ -22,7 +22,7 @@ import pytest
 
 from admin.app import create_app
 from admin.config import AdminConfig
-from seat.settings import REPO_ROOT
+from ground.settings import REPO_ROOT
 from tests.admin_support import PASSWORD, copy_flows
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
 
@@ -145,8 +145,8 @@ def test_routes_refuse_a_browser_without_session_or_csrf(browser, admin_server) 
 
 
 def test_viewer_sees_masked_phone_numbers(browser, admin_server, stack) -> None:
-    from seat.db import create_engine
-    from seat.store import TicketDraft, TicketStore
+    from ground.db import create_engine
+    from ground.store import TicketDraft, TicketStore
 
     engine = create_engine(stack.database_url)
     try:
@@ -226,8 +226,8 @@ def test_change_train_publish_rollback(browser, admin_server, stack) -> None:
     # all of it in the audit log (an editor cannot read it; check the table)
     from sqlalchemy import select
 
-    from admin.models import audit_log
-    from seat.db import create_engine
+    from ground.tables.console import audit_log
+    from ground.db import create_engine
 
     engine = create_engine(stack.database_url)
     try:

@@ -11,11 +11,11 @@ import pytest
 from aiohttp import web
 
 from callbacks.chat import ChatConfig, ChatDelivery
-from callbacks.policy import SurveyPolicy
+from ground.survey_policy import SurveyPolicy
 from callbacks.worker import CallbackWorker
-from seat.db import create_engine
-from seat.store import TicketStore
-from seat.store.models import utcnow
+from ground.db import create_engine
+from ground.store import TicketStore
+from ground.tables.tickets import utcnow
 from tests.callbacks_support import always_open_env, attempts_of, closed_ticket, result_of
 
 

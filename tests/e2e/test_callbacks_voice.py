@@ -9,10 +9,10 @@ import aiohttp
 import pytest
 
 from callbacks.callee import SimulatedCalleeDialer
-from callbacks.policy import SurveyPolicy
+from ground.survey_policy import SurveyPolicy
 from callbacks.worker import CallbackWorker
-from seat.db import create_engine
-from seat.store.models import utcnow
+from ground.db import create_engine
+from ground.tables.tickets import utcnow
 from tests.callbacks_support import always_open_env, attempts_of, closed_ticket, result_of
 
 gateway_module = pytest.importorskip("voice.gateway")

@@ -7,9 +7,9 @@ import sys
 import pytest
 from sqlalchemy import select, text
 
-from seat.db import create_engine
-from seat.settings import REPO_ROOT
-from seat.store.models import tickets as tickets_table
+from ground.db import create_engine
+from ground.settings import REPO_ROOT
+from ground.tables.tickets import tickets as tickets_table
 
 EVAL_DIR = REPO_ROOT.parent / "shared" / "eval"
 

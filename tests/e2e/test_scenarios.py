@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seat.settings import REPO_ROOT
+from ground.settings import REPO_ROOT
 
 EVAL_DIR = REPO_ROOT.parent / "shared" / "eval"
 SIMULATOR = EVAL_DIR / "simulate_citizen.py"

@@ -18,8 +18,8 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from seat.db import create_engine
-from seat.store.models import handoffs as handoffs_table
+from ground.db import create_engine
+from ground.tables.tickets import handoffs as handoffs_table
 from voice import asr
 from voice.recognizers import busy_recognizers
 from voice.control import CallRegistry

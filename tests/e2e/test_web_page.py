@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from seat.settings import REPO_ROOT
+from ground.settings import REPO_ROOT
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
 
 KOREAN = "안녕하세요 만나서 반갑습니다"
@@ -41,7 +41,7 @@ def korean_wav(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def web_url(stack, tmp_path_factory) -> Iterator[str]:
-    """`python -m voice.web` on a free port in front of the stack, with the Korean test model."""
+    """`python -m web.app` on a free port in front of the stack, with the Korean test model."""
     from voice.asr import AsrError, packaged_test_model_path
 
     try:
@@ -52,7 +52,7 @@ def web_url(stack, tmp_path_factory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("web") / "web.log"
     env = {**os.environ, "VOSK_MODEL": model, "RASA_AUTH_TOKEN": stack.token, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voice.web", "--host", "127.0.0.1", "--port", str(port), "--rasa-url", stack.api_url],
+        [sys.executable, "-m", "web.app", "--host", "127.0.0.1", "--port", str(port), "--rasa-url", stack.api_url],
         cwd=REPO_ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"

@@ -1,0 +1,123 @@
+"""Login, logout, home, health check, users and the audit log."""
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp_session import get_session
+
+from ground.store import audit
+
+from ground.store import users
+from admin.common import actor, flash, form, redirect, render
+from admin.keys import ENGINE, run_sync
+from admin.roles import ROLES
+from admin.security import csrf_ok, guard, public, requires, start_session
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths (no open redirect to another site)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@public
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+@public
+async def login_page(request: web.Request) -> web.Response:
+    return await render(request, "login.html", next=_safe_next(request.query.get("next")))
+
+
+@public
+async def login(request: web.Request) -> web.Response:
+    session = await get_session(request)
+    if not await csrf_ok(request, session):
+        return web.Response(status=403, text="CSRF 校验失败，请刷新页面后重试")
+    data = await form(request)
+    name, password = data.get("username", "").strip(), data.get("password", "")
+    keys = (f"user:{name}", f"ip:{request.remote}")
+    if guard(request).blocked(*keys):
+        return await render(request, "login.html", http_status=429, next=_safe_next(data.get("next")),
+                            error="失败次数过多，请15分钟后再试")
+    user = await run_sync(request.app, users.authenticate, request.app[ENGINE], name, password)
+    if user is None:
+        guard(request).failed(*keys)
+        await run_sync(request.app, audit.record, request.app[ENGINE], name[:64] or "-", "login.failed")
+        return await render(request, "login.html", http_status=401, next=_safe_next(data.get("next")),
+                            error="用户名或密码错误")
+    guard(request).succeeded(*keys)
+    await start_session(request, user.username)
+    await run_sync(request.app, audit.record, request.app[ENGINE], user.username, "login")
+    raise redirect(_safe_next(data.get("next")))
+
+
+@requires("login")
+async def logout(request: web.Request) -> web.Response:
+    session = await get_session(request)
+    session.invalidate()
+    raise redirect("/login")
+
+
+@requires("login")
+async def home(request: web.Request) -> web.Response:
+    return await render(request, "home.html")
+
+
+@requires("users")
+async def users_page(request: web.Request) -> web.Response:
+    return await render(request, "users.html", users=await run_sync(request.app, users.list_users,
+                                                                    request.app[ENGINE]), roles=ROLES)
+
+
+@requires("users")
+async def users_create(request: web.Request) -> web.Response:
+    data = await form(request)
+    try:
+        user = await run_sync(request.app, users.create_user, request.app[ENGINE], data.get("username", ""),
+                              data.get("password", ""), data.get("role", ""))
+    except users.UserError as exc:
+        await flash(request, str(exc), "error")
+    else:
+        await run_sync(request.app, audit.record, request.app[ENGINE], actor(request), "user.create",
+                       user.username, {"role": user.role})
+        await flash(request, f"已创建用户 {user.username}")
+    raise redirect("/users")
+
+
+@requires("users")
+async def users_update(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    data = await form(request)
+    try:
+        await run_sync(request.app, users.set_role, request.app[ENGINE], name, data.get("role", ""),
+                       data.get("active") == "1")
+        if data.get("password"):
+            await run_sync(request.app, users.set_password, request.app[ENGINE], name, data["password"])
+    except users.UserError as exc:
+        await flash(request, str(exc), "error")
+    else:
+        await run_sync(request.app, audit.record, request.app[ENGINE], actor(request), "user.update", name,
+                       {"role": data.get("role"), "active": data.get("active") == "1",
+                        "password_changed": bool(data.get("password"))})
+        await flash(request, f"已更新用户 {name}")
+    raise redirect("/users")
+
+
+@requires("audit")
+async def audit_page(request: web.Request) -> web.Response:
+    entries = await run_sync(request.app, audit.recent, request.app[ENGINE], 300, request.query.get("action") or None)
+    return await render(request, "audit.html", entries=entries)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", home)
+    app.router.add_get("/users", users_page)
+    app.router.add_post("/users", users_create)
+    app.router.add_post("/users/{name}", users_update)
+    app.router.add_get("/audit", audit_page)

@@ -1,0 +1,64 @@
+"""The one masking of personal data: phone numbers (every form the seat produces or accepts) and names.
+
+Used for logs, lists and pages shown to roles that may not see personal data (see admin/roles.py).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Optional
+
+_NON_DIGITS = re.compile(r"\D+")
+# Mainland mobiles and landlines as they stand in free text: plain, grouped by spaces or dashes the way the bot reads
+# them back ("010 6789 1234", "139 1234 5678"), with +86 / 0086 in front. Full-width digits are folded first.
+_PHONE_IN_TEXT = re.compile(
+    r"(?<!\d)(?:(?:\+|00)86[\s-]?)?(?:1[3-9]\d(?:[\s-]?\d){8}|0\d{2,3}(?:[\s-]?\d){7,8})(?![\d])")
+
+
+def phone_digits(phone: Optional[str]) -> Optional[str]:
+    """Digits only (full-width digits folded); a leading ``+86``/``0086`` before a mobile is dropped; None when
+    there are no digits."""
+    if phone is None:
+        return None
+    digits = _NON_DIGITS.sub("", unicodedata.normalize("NFKC", str(phone)))
+    if not digits:
+        return None
+    if len(digits) == 15 and digits.startswith("00861"):
+        digits = digits[4:]
+    elif len(digits) == 13 and digits.startswith("861"):
+        digits = digits[2:]
+    return digits
+
+
+def mask_phone(phone: Optional[str]) -> Optional[str]:
+    """``13912342222`` -> ``139****2222``, ``010 6789 1234`` -> ``010****1234``; shorter numbers keep less."""
+    digits = phone_digits(phone)
+    if digits is None:
+        return None
+    if len(digits) >= 11:
+        return digits[:3] + "****" + digits[-4:]
+    if len(digits) >= 7:
+        return digits[:2] + "****" + digits[-2:]
+    return "*" * len(digits)
+
+
+def mask_name(name: Optional[str]) -> Optional[str]:
+    """``王五`` -> ``王*``, ``王小明`` -> ``王**``; a one-character name becomes ``*``."""
+    if name is None:
+        return None
+    name = name.strip()
+    if not name:
+        return ""
+    if len(name) == 1:
+        return "*"
+    return name[0] + "*" * (len(name) - 1)
+
+
+def mask_text(text: Optional[str], names: tuple[str, ...] = ()) -> str:
+    """Free text with phone numbers masked (138****5678) and the given names masked (张*)."""
+    folded = unicodedata.normalize("NFKC", text or "")
+    masked = _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)) or "", folded)
+    for name in names:
+        if name and len(name.strip()) > 1:
+            masked = masked.replace(name.strip(), mask_name(name) or "")
+    return masked

@@ -1,0 +1,156 @@
+"""Scheduling: closed tickets get a first try; a finished try gets the next one by the policy.
+
+Closures by the seat, the admin console or another system writing the database all end in
+``tickets.status = 'closed'`` with ``closed_at``; :func:`schedule_closed` finds those without any
+callback row (indexed on status/closed_at) and is safe to run from several processes at once.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from ground.tables.callbacks import callback_attempts as attempts
+from ground.tables.callbacks import survey_opt_outs, survey_results
+from ground.survey_policy import NOT_SURVEYED_TYPES, SurveyPolicy
+from ground.tables.tickets import tickets
+from ground.store.numbering import normalize_phone
+
+log = logging.getLogger(__name__)
+CHAT_CHANNELS = frozenset({"web"})  # tickets filed in the citizen web chat are surveyed there
+
+
+def phone_hash(phone: str) -> str:
+    """SHA-256 of the phone's digits (the opt-out list never holds numbers)."""
+    digits = normalize_phone(phone) or phone
+    return hashlib.sha256(digits.encode()).hexdigest()
+
+
+def opt_out(engine: Engine, phone: str, now: datetime) -> None:
+    """Never call this number back (idempotent)."""
+    key = phone_hash(phone)
+    with engine.begin() as conn:
+        if conn.execute(select(survey_opt_outs.c.phone_sha256).where(survey_opt_outs.c.phone_sha256 == key)).first():
+            return
+        try:
+            conn.execute(survey_opt_outs.insert().values(phone_sha256=key, created_at=now))
+        except IntegrityError:
+            pass
+
+
+def survey_channel(request_type: str, channel: str, phone: Optional[str], opted_out: bool) -> tuple[str | None, str]:
+    """(channel, reason): 'chat' / 'voice', or None with why the ticket is not surveyed."""
+    if request_type in NOT_SURVEYED_TYPES:
+        return None, "praise is not surveyed"
+    if channel in CHAT_CHANNELS:
+        return "chat", "web chat ticket"
+    if opted_out:
+        return None, "citizen opted out"
+    if not phone:
+        return None, "no phone number"
+    return "voice", "phone"
+
+
+@dataclass(frozen=True)
+class ScheduleResult:
+    scheduled: int
+    skipped: int
+
+
+def schedule_closed(engine: Engine, policy: SurveyPolicy, now: datetime, batch: int = 500) -> ScheduleResult:
+    """Give every closed ticket without a callback row its first try (or a 'skipped' row)."""
+    no_row = ~exists().where(attempts.c.ticket_id == tickets.c.id)
+    stmt = (
+        select(tickets.c.id, tickets.c.request_type, tickets.c.channel, tickets.c.phone, tickets.c.closed_at)
+        .where(tickets.c.status == "closed", tickets.c.closed_at.is_not(None), no_row)
+        .order_by(tickets.c.closed_at)
+        .limit(batch)
+    )
+    scheduled = skipped = 0
+    while True:
+        with engine.begin() as conn:
+            rows = conn.execute(stmt).all()
+            if not rows:
+                break
+            hashes = {phone_hash(r.phone) for r in rows if r.phone}
+            opted = set(conn.execute(
+                select(survey_opt_outs.c.phone_sha256).where(survey_opt_outs.c.phone_sha256.in_(hashes))
+            ).scalars()) if hashes else set()
+            values = []
+            for r in rows:
+                channel, reason = survey_channel(r.request_type, r.channel, r.phone,
+                                                 bool(r.phone) and phone_hash(r.phone) in opted)
+                if channel is None:
+                    skipped += 1
+                    values.append(dict(ticket_id=r.id, attempt=0, channel="voice", scheduled_at=now, ended_at=now,
+                                       outcome="skipped", note=reason, counted=False, created_at=now))
+                else:
+                    scheduled += 1
+                    values.append(dict(ticket_id=r.id, attempt=1, channel=channel, counted=True, created_at=now,
+                                       scheduled_at=policy.first_try(max(r.closed_at, now - policy.delay))))
+            _insert_ignoring_duplicates(conn, values)
+        if len(rows) < batch:
+            break
+    if scheduled or skipped:
+        log.info("callbacks scheduled: %d, not surveyed: %d", scheduled, skipped)
+    return ScheduleResult(scheduled, skipped)
+
+
+def _insert_ignoring_duplicates(conn: Connection, values: list[dict]) -> None:
+    """Insert rows; a row another scheduler inserted first (same ticket and attempt) is left alone."""
+    keys = ("ticket_id", "attempt", "channel", "scheduled_at", "ended_at", "outcome", "note", "counted", "created_at")
+    values = [{k: v.get(k) for k in keys} for v in values]  # a multi-row VALUES needs the same columns in each
+    name = conn.dialect.name
+    if name in ("postgresql", "sqlite"):
+        from ground.tables.tickets import dialect_insert
+
+        conn.execute(dialect_insert(name)(attempts).values(values).on_conflict_do_nothing(
+            index_elements=[attempts.c.ticket_id, attempts.c.attempt]))
+    else:  # pragma: no cover - other backends
+        for v in values:
+            try:
+                with conn.begin_nested():
+                    conn.execute(attempts.insert().values(**v))
+            except IntegrityError:
+                pass
+
+
+def survey_completed(conn: Connection, ticket_id: int) -> bool:
+    """Whether the ticket has its completed survey."""
+    return conn.execute(select(survey_results.c.id).where(
+        survey_results.c.ticket_id == ticket_id, survey_results.c.completed_at.is_not(None))).first() is not None
+
+
+def finish_attempt(engine: Engine, attempt_id: int, outcome: str, policy: SurveyPolicy, now: datetime,
+                   note: str | None = None, counted: bool = True) -> Optional[datetime]:
+    """Record the try's outcome (once: a finished try is never changed) and schedule the next try.
+
+    Returns when the next try is due, or None (done, or the try was already finished).
+    """
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(attempts)
+            .where(attempts.c.id == attempt_id, attempts.c.outcome.is_(None))
+            .values(outcome=outcome, ended_at=now, claimed_by=None, lease_until=None, note=note, counted=counted)
+        )
+        if done.rowcount != 1:
+            return None
+        row = conn.execute(select(attempts).where(attempts.c.id == attempt_id)).one()
+        if survey_completed(conn, row.ticket_id):
+            return None
+        tries = conn.execute(select(func.count()).select_from(attempts).where(
+            and_(attempts.c.ticket_id == row.ticket_id, attempts.c.counted.is_(True), attempts.c.attempt > 0))).scalar_one()
+        due = now if not counted else policy.next_try(tries, outcome, now)
+        if due is None:
+            return None
+        due = policy.window.next_open(due)
+        last = conn.execute(select(func.max(attempts.c.attempt)).where(attempts.c.ticket_id == row.ticket_id)).scalar_one()
+        _insert_ignoring_duplicates(conn, [dict(ticket_id=row.ticket_id, attempt=last + 1, channel=row.channel,
+                                                scheduled_at=due, counted=True, created_at=now)])
+        return due

@@ -1,1 +1,0 @@
-"""Knowledge base that answers consultations: entries in the database, retrieval, one-time resolution."""

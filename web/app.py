@@ -1,0 +1,355 @@
+"""The citizen web page: text chat, a live events socket, and the talk button's voice socket.
+
+One aiohttp app (``create_app``) serves ``voice/static`` at ``/``, relays typed chat messages to
+Rasa's REST webhook (``POST /api/chat``), keeps an events WebSocket per open page
+(``/ws/events?sender=``) so other services can post bot messages into a live chat
+(``POST /internal/push``), and runs one spoken call per ``/ws/voice`` socket (``voice.browser``).
+Run it with ``seat serve web`` or ``python -m web.app``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import WSCloseCode, WSMsgType, web
+
+log = logging.getLogger("web.app")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SENDER_RE = re.compile(r"^web-[0-9a-fA-F-]{8,64}$")
+MAX_MESSAGE_CHARS = 2000
+LOCAL_ADDRESSES = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+RASA_TIMEOUT_S = 60.0
+UNREACHABLE = "客服系统暂时无法连接，请稍后再试。"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """Where the page listens and what it talks to."""
+
+    rasa_url: str = "http://127.0.0.1:5005"
+    host: str = "0.0.0.0"
+    port: int = 8000
+    push_token: str | None = None  # the Rasa token: lets non-local services push into chats
+    vosk_model: str | None = None  # model directory; None = env VOSK_MODEL; "" = no voice
+    max_voice_calls: int = 20
+    endpoint_silence_ms: int = 700  # VOICE_ENDPOINT_MS, as on the phone (voice.asr.DEFAULT_ENDPOINT_MS)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "WebConfig":
+        """WEB_HOST, WEB_PORT, RASA_PORT, VOSK_MODEL, WEB_MAX_CALLS, VOICE_ENDPOINT_MS and the Rasa token."""
+        from seat.services import rasa_auth_token
+        from ground.settings import Settings, env_number
+        from voice.asr import endpoint_ms_from_env
+
+        env = dict(os.environ if env is None else env)
+        settings = Settings.from_env(env)
+        return cls(
+            rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{settings.rasa_port}",
+            host=env.get("WEB_HOST", "0.0.0.0"),
+            port=env_number(env, "WEB_PORT", 8000, int),
+            push_token=rasa_auth_token(settings),
+            vosk_model=env.get("VOSK_MODEL", "").strip(),
+            max_voice_calls=env_number(env, "WEB_MAX_CALLS", 20, int),
+            endpoint_silence_ms=endpoint_ms_from_env(env),
+        )
+
+
+class EventHub:
+    """The events sockets of the open pages, by citizen (sender id)."""
+
+    def __init__(self) -> None:
+        self._sockets: dict[str, set[web.WebSocketResponse]] = {}
+
+    def add(self, sender: str, ws: web.WebSocketResponse) -> None:
+        self._sockets.setdefault(sender, set()).add(ws)
+
+    def remove(self, sender: str, ws: web.WebSocketResponse) -> None:
+        sockets = self._sockets.get(sender)
+        if sockets is not None:
+            sockets.discard(ws)
+            if not sockets:
+                del self._sockets[sender]
+
+    def sockets(self) -> list[web.WebSocketResponse]:
+        return [ws for sockets in self._sockets.values() for ws in sockets]
+
+    def connected(self) -> int:
+        """Open events sockets (a leak check)."""
+        return sum(len(s) for s in self._sockets.values())
+
+    async def deliver(self, sender: str, payload: dict[str, Any]) -> int:
+        """Send `payload` to every open page of `sender`; how many got it."""
+        delivered = 0
+        for ws in list(self._sockets.get(sender, ())):
+            if ws.closed:
+                continue
+            try:
+                await ws.send_json(payload)
+                delivered += 1
+            except (ConnectionError, RuntimeError) as exc:
+                log.info("events socket of %s gone while pushing: %s", sender, exc)
+        return delivered
+
+
+CONFIG_KEY = web.AppKey("config", WebConfig)
+HTTP_KEY = web.AppKey("http", aiohttp.ClientSession)
+HUB_KEY = web.AppKey("hub", EventHub)
+MODEL_KEY = web.AppKey("vosk_model", asyncio.Task)  # loads the shared vosk.Model (None: no voice)
+VOICE_CALLS_KEY = web.AppKey("voice_calls", set)  # live web_voice.VoiceCall objects
+SESSION_FACTORY_KEY = web.AppKey("session_factory", Callable[..., Any])
+BUILD_GATE_KEY = web.AppKey("session_builds", asyncio.Semaphore)  # recognizers built at a time
+RASA_KEY = web.AppKey("rasa_client", object)  # ground.rasa_client.RasaClient shared by the calls
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def valid_sender(value: Any) -> bool:
+    """A sender id the page makes: ``web-`` and a UUID."""
+    return isinstance(value, str) and bool(SENDER_RE.match(value))
+
+
+def same_origin(request: web.Request) -> bool:
+    """Browsers send Origin on WebSockets: refuse sockets opened by other sites' pages."""
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == request.host
+
+
+def _bot_message(reply: dict[str, Any]) -> dict[str, Any] | None:
+    """What the page shows of one Rasa reply: text and buttons (title + payload)."""
+    text = reply.get("text")
+    buttons = [
+        {"title": str(b.get("title", "")), "payload": str(b.get("payload", b.get("title", "")))}
+        for b in reply.get("buttons") or () if isinstance(b, dict)
+    ]
+    if not text and not buttons:
+        return None
+    return {"text": str(text or ""), "buttons": buttons}
+
+
+async def index(_: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def health(request: web.Request) -> web.Response:
+    app = request.app
+    return web.json_response({
+        "status": "ok",
+        "voice": app[MODEL_KEY].done() and app[MODEL_KEY].result() is not None,
+        "voice_calls": len(app[VOICE_CALLS_KEY]),
+        "pages": app[HUB_KEY].connected(),
+    })
+
+
+async def chat(request: web.Request) -> web.Response:
+    """``POST /api/chat {sender, message}`` → the bot's replies ``{"messages": [{text, buttons}]}``."""
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error(400, "请求格式不正确：需要 JSON。")
+    if not isinstance(body, dict):
+        return _error(400, "请求格式不正确：需要 JSON 对象。")
+    sender, message = body.get("sender"), body.get("message")
+    if not valid_sender(sender):
+        return _error(400, "缺少有效的用户标识（sender）。")
+    if not isinstance(message, str) or not message.strip():
+        return _error(400, "消息不能为空。")
+    if len(message) > MAX_MESSAGE_CHARS:
+        return _error(413, f"消息太长，请控制在 {MAX_MESSAGE_CHARS} 字以内。")
+    config = request.app[CONFIG_KEY]
+    url = config.rasa_url.rstrip("/") + "/webhooks/rest/webhook"
+    payload = {"sender": sender, "message": message.strip(), "metadata": {"channel": "web"}}
+    try:
+        async with request.app[HTTP_KEY].post(url, json=payload) as resp:
+            if resp.status != 200:
+                log.warning("chat of %s: Rasa answered HTTP %s", sender, resp.status)
+                return _error(502, UNREACHABLE)
+            replies = await resp.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError) as exc:
+        log.warning("chat of %s: Rasa at %s unreachable: %s", sender, url, exc or type(exc).__name__)
+        return _error(502, UNREACHABLE)
+    messages = [m for m in map(_bot_message, replies if isinstance(replies, list) else []) if m]
+    return web.json_response({"messages": messages}, dumps=_dumps)
+
+
+async def events_socket(request: web.Request) -> web.StreamResponse:
+    """``/ws/events?sender=``: bot messages pushed by other services arrive here."""
+    sender = request.query.get("sender")
+    if not valid_sender(sender) or not same_origin(request):
+        log.info("events socket refused: sender %r, origin %r", sender, request.headers.get("Origin"))
+        return _error(400 if not valid_sender(sender) else 403, "连接被拒绝。")
+    ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=4096)
+    await ws.prepare(request)
+    hub = request.app[HUB_KEY]
+    hub.add(sender, ws)
+    try:
+        await ws.send_json({"type": "hello"})
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT and msg.data.strip() in ('{"type":"ping"}', "ping"):
+                await ws.send_json({"type": "pong"})
+                continue
+            if msg.type == WSMsgType.ERROR:
+                log.warning("events socket of %s: %s; closing", sender, ws.exception())
+                break
+            log.warning("events socket of %s: unexpected %s message (%d bytes); closing",
+                     sender, msg.type.name, len(msg.data or b""))
+            await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"unexpected message")
+            break
+    finally:
+        hub.remove(sender, ws)
+        if not ws.closed:
+            await ws.close()  # also stops the heartbeat of a socket whose page vanished
+    return ws
+
+
+def _push_allowed(request: web.Request) -> bool:
+    """From this machine (and not relayed by a reverse proxy), or with the Rasa token."""
+    proxied = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
+    if request.remote in LOCAL_ADDRESSES and not proxied:
+        return True
+    token = request.app[CONFIG_KEY].push_token
+    if not token:
+        return False
+    given = request.query.get("token") or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+
+
+async def push(request: web.Request) -> web.Response:
+    """``POST /internal/push {sender, messages: [{text, buttons?}]}``: 202 delivered, 404 not connected."""
+    if not _push_allowed(request):
+        log.warning("push refused from %s: not local and no valid token", request.remote)
+        return _error(403, "forbidden: local callers or the Rasa token only")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error(400, "body must be JSON")
+    sender = body.get("sender") if isinstance(body, dict) else None
+    raw = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(sender, str) or not sender or not isinstance(raw, list):
+        return _error(400, "expected {sender, messages: [{text}]}")
+    messages = [m for m in (_bot_message(r) for r in raw if isinstance(r, dict)) if m]
+    if not messages:
+        return _error(400, "no message with text or buttons")
+    delivered = await request.app[HUB_KEY].deliver(sender, {"type": "bot", "messages": messages})
+    if not delivered:
+        return web.json_response({"delivered": 0}, status=404)
+    return web.json_response({"delivered": delivered}, status=202)
+
+
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP client for the chat relay, one Rasa client shared by the voice calls."""
+    from ground.rasa_client import RasaClient
+
+    timeout = aiohttp.ClientTimeout(total=RASA_TIMEOUT_S)
+    rasa = RasaClient(app[CONFIG_KEY].rasa_url)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        app[HTTP_KEY] = http
+        app[RASA_KEY] = rasa
+        try:
+            yield
+        finally:
+            await rasa.close()
+
+
+async def _load_model(path: str) -> Any:
+    from voice import asr
+
+    if not path:
+        log.warning("talk button disabled: set %s to a Vosk model directory to enable speech", asr.MODEL_ENV)
+        return None
+    try:
+        model = await asyncio.to_thread(asr.load_model, path)
+    except asr.AsrError as exc:
+        log.error("talk button disabled: %s", exc)
+        return None
+    log.info("speech recognition ready: Vosk model %s", path)
+    return model
+
+
+async def speech_model(app: web.Application) -> Any:
+    """The shared Vosk model once loaded, or None when the page has no voice."""
+    return await asyncio.shield(app[MODEL_KEY])
+
+
+async def _speech_model(app: web.Application) -> AsyncIterator[None]:
+    """Load the shared Vosk model once, in a thread, while the page already serves chat."""
+    from voice import asr
+
+    config = app[CONFIG_KEY]
+    path = os.environ.get(asr.MODEL_ENV, "").strip() if config.vosk_model is None else config.vosk_model
+    app[MODEL_KEY] = asyncio.create_task(_load_model(path))
+    yield
+    if not app[MODEL_KEY].done():
+        app[MODEL_KEY].cancel()
+    await asyncio.gather(app[MODEL_KEY], return_exceptions=True)
+
+
+async def _close_calls(app: web.Application) -> None:
+    """On shutdown, before connections are cut: end live calls (sessions closed, pages told)."""
+    await asyncio.gather(*(call.shutdown("server_shutdown") for call in list(app[VOICE_CALLS_KEY])))
+    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+                           for ws in app[HUB_KEY].sockets()))
+
+
+def create_app(config: WebConfig | None = None, session_factory: Callable[..., Any] | None = None) -> web.Application:
+    """The citizen page app. `session_factory` builds a CallSession (default: voice.session's)."""
+    from voice.browser import voice_socket
+
+    app = web.Application(client_max_size=64 * 1024)
+    app[CONFIG_KEY] = config or WebConfig.from_env()
+    app[HUB_KEY] = EventHub()
+    app[VOICE_CALLS_KEY] = set()
+    app[BUILD_GATE_KEY] = asyncio.Semaphore(2)
+    if session_factory is None:
+        from voice.session import CallSession as session_factory  # noqa: N813
+    app[SESSION_FACTORY_KEY] = session_factory
+    app.cleanup_ctx.extend([_http_client, _speech_model])
+    app.on_shutdown.append(_close_calls)
+    app.router.add_get("/", index)
+    app.router.add_get("/health", health)
+    app.router.add_post("/api/chat", chat)
+    app.router.add_get("/ws/events", events_socket)
+    app.router.add_get("/ws/voice", voice_socket)
+    app.router.add_post("/internal/push", push)
+    app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m web.app", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", help="listen address (default WEB_HOST or 0.0.0.0)")
+    parser.add_argument("--port", type=int, help="port (default WEB_PORT or 8000)")
+    parser.add_argument("--rasa-url", help="Rasa server base URL (default http://127.0.0.1:$RASA_PORT)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        config = WebConfig.from_env()
+    except ValueError as exc:  # a bad number in the environment: say which, no traceback
+        raise SystemExit(f"citizen web page: bad setting: {exc}") from None
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("rasa_url", args.rasa_url)) if v}
+    config = WebConfig(**{**config.__dict__, **overrides})
+    log.info("citizen page on http://localhost:%d/ (Rasa at %s)", config.port, config.rasa_url)
+    web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+
+
+if __name__ == "__main__":
+    # run the importable module, not __main__: its AppKeys are the ones voice.browser uses
+    from web import app as _web
+    _web.main()
