@@ -7,7 +7,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 
-from admin.roles import ROLE_LABELS, can, sees_pii
+from ground.roles import ROLE_LABELS, can, sees_pii
 from admin.security import CSRF_FIELD, USER, csrf_token
 
 

@@ -68,7 +68,7 @@ class AdminConfig:
         """The token of the Rasa HTTP API (the same rule as `seat run`)."""
         if self.rasa_token:
             return self.rasa_token
-        from seat.services import rasa_auth_token
+        from ground.settings import rasa_auth_token
 
         return rasa_auth_token(self.settings)
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 
 from admin.keys import ENGINE, LOGIN_GUARD, run_sync
-from admin.roles import can
+from ground.roles import can
 from ground.store.users import get_user
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

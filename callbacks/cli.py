@@ -94,7 +94,7 @@ async def serve(settings: Settings, policy) -> int:
     from callbacks.chat import ChatConfig, ChatDelivery
     from callbacks.worker import CallbackWorker
     from ground.db import create_engine
-    from seat.services import rasa_auth_token
+    from ground.settings import rasa_auth_token
 
     engine = create_engine(settings.database_url)
     stop = asyncio.Event()

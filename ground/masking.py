@@ -1,6 +1,6 @@
 """The one masking of personal data: phone numbers (every form the seat produces or accepts) and names.
 
-Used for logs, lists and pages shown to roles that may not see personal data (see admin/roles.py).
+Used for logs, lists and pages shown to roles that may not see personal data (see ground/roles.py).
 """
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -14,6 +15,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"  # categories, places, units
 DEFAULT_TIMEZONE = "Asia/Shanghai"  # Beijing time: ticket days, calling windows, reports
 HOTLINE_TZ = ZoneInfo(DEFAULT_TIMEZONE)
 DEFAULT_SQLITE_PATH = REPO_ROOT / "hotline.db"
+RUN_DIR = REPO_ROOT / ".run"  # run-time files: the generated Rasa token, endpoints.yml
 
 
 def env_number(env: dict[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
@@ -57,3 +59,17 @@ class Settings:
             action_endpoint=env.get("ACTION_ENDPOINT_URL") or f"http://localhost:{action_port}/webhook",
             timezone=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
         )
+
+
+def rasa_auth_token(settings: Settings) -> str:
+    """RASA_AUTH_TOKEN, or a random token kept in .run/rasa_token across runs."""
+    if settings.rasa_auth_token:
+        return settings.rasa_auth_token
+    path = RUN_DIR / "rasa_token"
+    if path.exists():
+        return path.read_text().strip()
+    RUN_DIR.mkdir(exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token

@@ -7,23 +7,8 @@ import sys
 from pathlib import Path
 
 from seat.launcher import Service
-from ground.settings import REPO_ROOT, Settings, env_number
+from ground.settings import REPO_ROOT, RUN_DIR, Settings, env_number, rasa_auth_token
 
-RUN_DIR = REPO_ROOT / ".run"
-
-
-def rasa_auth_token(settings: Settings) -> str:
-    """RASA_AUTH_TOKEN, or a random token kept in .run/rasa_token across runs."""
-    if settings.rasa_auth_token:
-        return settings.rasa_auth_token
-    path = RUN_DIR / "rasa_token"
-    if path.exists():
-        return path.read_text().strip()
-    RUN_DIR.mkdir(exist_ok=True)
-    token = secrets.token_urlsafe(24)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
-    return token
 
 
 def write_endpoints(settings: Settings, path: Path | None = None) -> Path:

@@ -14,7 +14,7 @@ from ground.store import revisions
 from ground.store import users
 from admin.services.flowforms import story_blocks
 from admin.app import create_app
-from admin.roles import mask_text
+from ground.roles import mask_text
 from ground.store import knowledge as repository
 from nlu.kb_index import KbIndex
 from ground.store import TicketDraft, TicketStore

@@ -7,7 +7,7 @@ from pathlib import Path
 from admin.services import charts
 
 from admin.services import reports
-from admin.roles import PERMISSIONS, can, mask_text, name_for, phone_for, sees_pii
+from ground.roles import PERMISSIONS, can, mask_text, name_for, phone_for, sees_pii
 from admin.security import LoginGuard
 from admin.services.training_jobs import Job
 from admin.services.yamlrt import dump, load

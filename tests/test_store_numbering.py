@@ -5,10 +5,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from ground.masking import mask_name, mask_phone
 from ground.store.numbering import (
     format_ticket_no,
-    mask_name,
-    mask_phone,
     normalize_phone,
     normalize_ticket_no,
     ticket_day,

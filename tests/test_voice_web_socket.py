@@ -20,7 +20,7 @@ from aiohttp import WSMsgType
 
 from tests.web_support import RecordingRasa, open_and_drop, serving
 from voice import asr
-from web.app import VOICE_CALLS_KEY, WebConfig, create_app
+from web.app import VOICE_KEY, WebConfig, create_app
 
 KOREAN = "안녕하세요 만나서 반갑습니다"
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -71,7 +71,7 @@ BASELINE = [0]
 
 async def drained(app) -> None:
     """Every call of `app` is over and its recognizer freed."""
-    await wait_until(lambda: not app[VOICE_CALLS_KEY] and asr.live_recognizers() == BASELINE[0])
+    await wait_until(lambda: not app[VOICE_KEY].calls and asr.live_recognizers() == BASELINE[0])
 
 
 @pytest.fixture(autouse=True)
@@ -254,7 +254,7 @@ async def test_server_shutdown_ends_live_calls_and_frees_recognizers(model_dir, 
                     pass
             except ConnectionResetError:  # the client answering a last ping on a closed socket
                 pass
-        assert not app[VOICE_CALLS_KEY]
+        assert not app[VOICE_KEY].calls
         assert asr.live_recognizers() == BASELINE[0]
     assert caplog.text.count("closed: server_shutdown") == 3
 

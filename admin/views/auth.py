@@ -9,7 +9,7 @@ from ground.store import audit
 from ground.store import users
 from admin.common import actor, flash, form, redirect, render
 from admin.keys import ENGINE, run_sync
-from admin.roles import ROLES
+from ground.roles import ROLES
 from admin.security import csrf_ok, guard, public, requires, start_session
 
 

@@ -14,7 +14,7 @@ from ground.store import audit
 from admin.services import tickets as tq
 from admin.common import actor, flash, form, redirect, render, role
 from admin.keys import ENGINE, run_sync
-from admin.roles import name_for, phone_for, sees_pii, text_for
+from ground.roles import name_for, phone_for, sees_pii, text_for
 from admin.security import requires
 from ground.store import ALLOWED_TRANSITIONS, TicketStore, list_units
 from ground.tables.tickets import REQUEST_TYPES, STATUSES

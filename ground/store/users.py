@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from ground.tables.console import admin_users
-from admin.roles import ROLES
+from ground.roles import ROLES
 from ground.tables.tickets import utcnow
 
 log = logging.getLogger(__name__)
