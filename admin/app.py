@@ -14,23 +14,18 @@ from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from admin import keys
-
-from admin.views import auth as views_auth
-
-from admin.views import dashboards as views_dashboards
-
-from admin.views import flows as views_flows
-
-from admin.views import kb as views_kb
-
-from admin.views import models as views_models
-
-from admin.views import tickets as views_tickets
 from admin.config import AdminConfig
+from admin.security import LoginGuard, security_middleware
 from admin.services.flows import FlowService
 from admin.services.publishing import Publisher
-from admin.security import LoginGuard, security_middleware
 from admin.services.training_jobs import TrainingJobs
+from admin.views import auth as views_auth
+from admin.views import dashboards as views_dashboards
+from admin.views import flows as views_flows
+from admin.views import kb as views_kb
+from admin.views import models as views_models
+from admin.views import tickets as views_tickets
+from ground.db import create_engine
 from ground.settings import HOTLINE_TZ
 
 log = logging.getLogger(__name__)
@@ -71,8 +66,6 @@ def create_app(config: AdminConfig | None = None, engine=None, run_tests: bool =
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        from ground.db import create_engine
-
         own_engine = engine is None
         app[keys.ENGINE] = create_engine(config.settings.database_url) if own_engine else engine
         app[keys.EXECUTOR] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="admin")

@@ -1,6 +1,8 @@
 """Typed keys of what the admin app holds (aiohttp web.AppKey)."""
 from __future__ import annotations
 
+import asyncio
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
@@ -19,7 +21,4 @@ LOGIN_GUARD = web.AppKey("login_guard", object)  # admin.security.LoginGuard
 
 async def run_sync(app: web.Application, func, *args):
     """Run a blocking call (database, files) in the app's thread pool."""
-    import asyncio
-    import functools
-
     return await asyncio.get_running_loop().run_in_executor(app[EXECUTOR], functools.partial(func, *args))

@@ -5,7 +5,7 @@
 Development set (bench/kb_dev/): each entry's last paraphrase taken out of the index and asked as a
 question, the story-style questions of in_scope.yml (never in the entries) and the questions of
 out_of_scope.yml. Prints top-1 accuracy, then answered-correctly / wrong-answer rates (last paraphrases,
-stories, out of scope) over a grid of the answer thresholds (coverage, sure coverage, margin, fit), so the constants in seat/kb/index.py can be set (and checked) from data. `--weights` first
+stories, out of scope) over a grid of the answer thresholds (coverage, sure coverage, margin, fit), so the constants in nlu/kb_index.py can be set (and checked) from data. `--weights` first
 prints top-1 over a grid of the index's field weights (question, answer, topic) and BM25 parameters.
 """
 from __future__ import annotations

@@ -57,7 +57,7 @@ def write_csv(trends: list[Trend], path: Path) -> Path:
 
 def _font():
     """A font with CJK glyphs when one is installed (unit names are Chinese), else matplotlib's default."""
-    from matplotlib import font_manager
+    from matplotlib import font_manager  # lazy: matplotlib only when charts are written
 
     for name in ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "AR PL UMing CN",
                  "Droid Sans Fallback"):
@@ -71,7 +71,7 @@ def _font():
 
 def write_charts(trends: list[Trend], history: dict[str, list[UnitRates]], out: Path, month: str) -> list[Path]:
     """rates_<month>.png (the three rates per unit, ranked) and trend_<month>.png (each unit's score by month)."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib only when charts are written
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

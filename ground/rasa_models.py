@@ -28,7 +28,7 @@ def training_files(root: Path = REPO_ROOT) -> list[Path]:
 
 def training_fingerprint(root: Path = REPO_ROOT) -> str:
     """A short hash of the names and contents of the training inputs, and the rasa version."""
-    import rasa
+    import rasa  # lazy: only for its version string; importing rasa takes seconds
 
     digest = hashlib.sha256(f"rasa {rasa.__version__}\n".encode())
     for path in training_files(root):

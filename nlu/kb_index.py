@@ -56,7 +56,7 @@ def normalise(text: str) -> str:
 
 def terms(text: str) -> list[str]:
     """jieba words (search mode) without stop words, plus character bigrams."""
-    import jieba
+    import jieba  # lazy: jieba loads its dictionary on first use; parsers that never search skip it
 
     text = normalise(text)
     words = [w for w in jieba.lcut_for_search(text) if w.strip() and w not in STOPWORDS]

@@ -85,7 +85,7 @@ def _gold(message) -> tuple[str, set]:
 
 async def evaluate(model: Path, test_dir: Path = TEST_DIR) -> Report:
     """Parse every held-out example with the trained model and score it."""
-    from rasa.core.agent import Agent
+    from rasa.core.agent import Agent  # lazy: rasa takes seconds to import; `--help` should not wait
     from rasa.shared.nlu.training_data.loading import load_data
 
     agent = Agent.load(str(model))
@@ -101,7 +101,7 @@ async def evaluate(model: Path, test_dir: Path = TEST_DIR) -> Report:
 
 
 def main() -> None:
-    from ground.rasa_models import ensure_model
+    from ground.rasa_models import ensure_model  # lazy: imports rasa (slow start)
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path)

@@ -77,7 +77,7 @@ def web_port() -> int:
 
 
 def web_server(settings: Settings) -> Service:
-    """The citizen web page (text chat and talk button), voice/web.py."""
+    """The citizen web page (text chat and talk button), web/app.py."""
     port = web_port()
     return Service(
         name="web",

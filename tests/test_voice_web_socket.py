@@ -170,7 +170,7 @@ async def test_barge_in_stops_playback_and_played_is_accepted(voice_page, korean
     ("bad_dtmf", 1003, "unexpected text message"),
 ])
 async def test_bad_input_closes_the_call_cleanly(voice_page, send, code, logged, caplog):
-    caplog.set_level(logging.INFO, "web.app")
+    caplog.set_level(logging.INFO, "voice.browser")
     url, _, app = voice_page
     async with aiohttp.ClientSession() as http:
         ws = await http.ws_connect(f"{url}?sender={citizen()}")
@@ -193,7 +193,7 @@ async def test_bad_input_closes_the_call_cleanly(voice_page, send, code, logged,
 
 
 async def test_two_hundred_sockets_opened_and_dropped_leak_nothing(voice_page, caplog):
-    caplog.set_level(logging.INFO, "web.app")
+    caplog.set_level(logging.INFO, "voice.browser")
     url, rasa, app = voice_page
     port = int(url.split(":")[2].split("/")[0])
     async with aiohttp.ClientSession() as http:  # warm up: thread pools and the cached greeting
@@ -237,7 +237,7 @@ async def test_calls_beyond_the_limit_are_refused_politely(model_dir):
 
 
 async def test_server_shutdown_ends_live_calls_and_frees_recognizers(model_dir, caplog):
-    caplog.set_level(logging.INFO, "web.app")
+    caplog.set_level(logging.INFO, "voice.browser")
     rasa = RecordingRasa()
     async with serving(rasa.app()) as rasa_server, aiohttp.ClientSession() as http:
         app = create_app(WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir))
@@ -282,7 +282,7 @@ async def test_text_typed_during_a_call_is_answered_in_speech(voice_page):
 async def test_audio_faster_than_real_time_is_bounded_and_hangup_is_prompt(voice_page, korean_pcm, caplog):
     """A page (or a script) flooding audio: the recognizer's backlog stays bounded, the oldest audio is
     dropped with a warning, and the hang-up is seen at once, not after the backlog."""
-    caplog.set_level(logging.INFO, "web.app")
+    caplog.set_level(logging.INFO, "voice.browser")
     url, _, app = voice_page
     flood = (korean_pcm + bytes(32000)) * 12  # about a minute of audio, sent as fast as possible
     async with aiohttp.ClientSession() as http:

@@ -67,7 +67,7 @@ class GoertzelDetector:
     RIVAL_DB = 8.0  # the second tone of a group must be this much weaker
 
     def __init__(self, sample_rate: int = 8000, block_ms: float = 25.6) -> None:
-        from scipy.signal import lfilter
+        from scipy.signal import lfilter  # lazy: scipy only for the Goertzel filter bank, not for the parser
 
         self._lfilter = lfilter
         self.sample_rate = sample_rate

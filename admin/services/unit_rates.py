@@ -9,13 +9,9 @@ from markupsafe import Markup
 from sqlalchemy.engine import Engine
 
 from admin.services import charts
+from ground.store import rates
 def unit_rate_figures(engine: Engine, months: list[str]) -> dict[str, Any] | None:
-    """Chart of the overall rates per month, the units of the last month ranked, and each unit's months.
-    None when the callbacks service is not installed."""
-    try:
-        from ground.store import rates
-    except ImportError:
-        return None
+    """Chart of the overall rates per month, the units of the last month ranked, and each unit's months."""
     per_month = {m: rates.unit_rates(engine, m) for m in months}
     overall: dict[str, list[float | None]] = {"响应率": [], "解决率": [], "满意率": []}
     for m in months:

@@ -68,6 +68,7 @@ def validate_project(root: Path) -> ValidationResult:
 
 
 def _rasa_validate(root: Path) -> ValidationResult:
+    # lazy: rasa takes seconds to import; the console starts without it and warms it up in the background
     from rasa.shared.importers.importer import TrainingDataImporter
     from rasa.validator import Validator
 
