@@ -54,10 +54,20 @@ def mask_name(name: Optional[str]) -> Optional[str]:
     return name[0] + "*" * (len(name) - 1)
 
 
+# Full-width digits, plus and hyphen folded one character for one, so a match in the folded text is the same span
+# of the original: the rest of the text (full-width punctuation) stays as the citizen wrote it.
+_FOLD_FOR_PHONES = {**{0xFF10 + i: str(i) for i in range(10)}, 0xFF0B: "+", 0xFF0D: "-", 0x3000: " "}
+
+
 def mask_text(text: Optional[str], names: tuple[str, ...] = ()) -> str:
     """Free text with phone numbers masked (138****5678) and the given names masked (张*)."""
-    folded = unicodedata.normalize("NFKC", text or "")
-    masked = _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)) or "", folded)
+    original = text or ""
+    folded = original.translate(_FOLD_FOR_PHONES)
+    parts, end = [], 0
+    for m in _PHONE_IN_TEXT.finditer(folded):
+        parts += [original[end:m.start()], mask_phone(m.group(0)) or ""]
+        end = m.end()
+    masked = "".join(parts) + original[end:]
     for name in names:
         if name and len(name.strip()) > 1:
             masked = masked.replace(name.strip(), mask_name(name) or "")

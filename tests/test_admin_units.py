@@ -100,3 +100,10 @@ def test_seat_run_serves_the_published_model(tmp_path: Path) -> None:
     assert model_to_serve(tmp_path) == published / "candidate-1.tar.gz"
     (published / "current").write_text("gone.tar.gz\n")  # a pointer to a missing file is ignored
     assert published_model(tmp_path) is None
+
+
+def test_mask_text_folds_full_width_digits_but_keeps_the_citizens_punctuation() -> None:
+    text = "电话：１３８１２３４５６７８，座机（010）6234 5678。"
+    masked = mask_text(text)
+    assert "１３８１２３４５６７８" not in masked and "138****5678" in masked
+    assert masked.startswith("电话：") and "，座机（010）" in masked and masked.endswith("。")
