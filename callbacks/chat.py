@@ -3,7 +3,9 @@
 The worker triggers the ``greet`` intent in the ticket's conversation through Rasa's HTTP API (the greeting
 action finds the waiting survey and asks the first question) and posts the bot's messages to the web
 service's ``POST /internal/push`` (202: the citizen is connected and sees it now; 404: not connected — the
-survey waits, and the page's ``/greet`` at the next visit opens it).
+survey waits, and the page's ``/greet`` at the next visit opens it). A WeChat ticket's conversation (the
+citizen's OpenID) gets the bot's messages as a WeChat customer-service message instead (the scheduler
+chose chat only while WeChat's 48-hour window is open; ``ground.wechat_window``).
 """
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 import aiohttp
+
+from wechat.client import CustomerService
+from wechat.replies import render
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +31,15 @@ class ChatConfig:
 class ChatDelivery:
     """Opens a chat survey; returns 'live' (pushed to a connected citizen) or 'waiting'."""
 
-    def __init__(self, config: ChatConfig, session: aiohttp.ClientSession) -> None:
-        self.config, self.session = config, session
+    def __init__(self, config: ChatConfig, session: aiohttp.ClientSession,
+                 wechat: Optional[CustomerService] = None) -> None:
+        self.config, self.session, self.wechat = config, session, wechat
 
     async def open(self, conversation_id: str) -> str:
         messages = await self._trigger(conversation_id)
+        if not conversation_id.startswith("web-") and self.wechat is not None:  # a WeChat OpenID
+            text = render(messages, numbered=False)
+            return "live" if text and await self.wechat.send_text(conversation_id, text) else "waiting"
         if not messages or not self.config.push_url:
             return "waiting"
         body = {"sender": conversation_id, "messages": [{"text": m["text"]} for m in messages if m.get("text")]}

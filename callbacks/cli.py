@@ -88,6 +88,16 @@ def _dialer(session, settings: Settings):
     return None
 
 
+def _wechat_customer_service():
+    """WeChat surveys go out as customer-service messages when WECHAT_APP_ID/SECRET are set."""
+    # lazy, like serve's imports: only the worker needs wechatpy, not the other `seat callbacks` commands
+    from wechat.client import CustomerService
+    from wechat.settings import WeChatSettings
+
+    wechat = WeChatSettings.from_env()
+    return CustomerService.from_settings(wechat) if wechat.can_push else None
+
+
 async def serve(settings: Settings, policy) -> int:
     import aiohttp
 
@@ -107,7 +117,8 @@ async def serve(settings: Settings, policy) -> int:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         chat = ChatDelivery(ChatConfig(rasa_url=f"http://127.0.0.1:{settings.rasa_port}",
                                        rasa_token=rasa_auth_token(settings),
-                                       push_url=os.environ.get("WEB_PUSH_URL") or None), session)
+                                       push_url=os.environ.get("WEB_PUSH_URL") or None), session,
+                            wechat=_wechat_customer_service())
         dialer = _dialer(session, settings)
         workers = [CallbackWorker(engine, dialer, policy, chat=chat) for _ in range(count)]
         log.info("callbacks: %d workers, dialer %s, window %s-%s", count, type(dialer).__name__ if dialer else "none",

@@ -26,7 +26,7 @@ def test_every_import_goes_down_the_layers():
 
 def test_an_upward_import_is_caught(tmp_path):
     """The contracts are not vacuous: a copy of the tree where the store imports the console fails them."""
-    for package in ("ground", "nlu", "bot", "voice", "web", "callbacks", "admin", "seat"):
+    for package in ("ground", "nlu", "bot", "voice", "web", "wechat", "callbacks", "admin", "seat"):
         shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("static", "data", "templates"))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
     store = tmp_path / "ground" / "store" / "tickets.py"
@@ -38,7 +38,7 @@ def test_an_upward_import_is_caught(tmp_path):
     assert "ground.store.tickets -> admin.app" in result.stdout
 
 
-@pytest.mark.parametrize("package", ["ground", "nlu", "bot", "voice", "web", "callbacks", "admin", "seat"])
+@pytest.mark.parametrize("package", ["ground", "nlu", "bot", "voice", "web", "wechat", "callbacks", "admin", "seat"])
 def test_packages_are_importable_on_their_own(package):
     """Each package imports in a fresh interpreter (no hidden cycle that only works in one order)."""
     result = subprocess.run([sys.executable, "-c", f"import {package}, pkgutil, importlib; "

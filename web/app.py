@@ -1,9 +1,10 @@
 """The citizen web page: text chat, a live events socket, and the talk button's voice socket.
 
-One aiohttp app (``create_app``) serves ``voice/static`` at ``/``, relays typed chat messages to
+One aiohttp app (``create_app``) serves ``web/static`` at ``/``, relays typed chat messages to
 Rasa's REST webhook (``POST /api/chat``), keeps an events WebSocket per open page
 (``/ws/events?sender=``) so other services can post bot messages into a live chat
 (``POST /internal/push``), and runs one spoken call per ``/ws/voice`` socket (``voice.browser``).
+The self-service form and the status page are registered by ``web.form``.
 Run it with ``seat serve web`` or ``python -m web.app``.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ from voice import asr
 from voice.browser import SAMPLE_RATE as BROWSER_RATE
 from voice.browser import BrowserCalls
 from voice.session import CallSession, SessionConfig
+from web import form
 
 log = logging.getLogger("web.app")
 
@@ -332,6 +334,7 @@ def create_app(config: WebConfig | None = None, session_factory: Callable[..., A
     app.router.add_get("/ws/voice", app[VOICE_KEY].handle)
     app.router.add_post("/internal/push", push)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    form.setup(app)  # the self-service form and the status page
     return app
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Text
+from typing import List, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -10,13 +10,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import runtime
+from bot.status import status_message
 from nlu.phone import extract_phone
 from nlu.ticketno import extract_ticket_no
-from ground.settings import HOTLINE_TZ
 
 logger = logging.getLogger(__name__)
 
-STATUS_WORDS = {"new": "已登记，正在等待派单", "dispatched": "已派发给承办单位", "in_progress": "承办单位正在办理", "closed": "已办结"}
 MAX_TRIES = 3
 
 
@@ -72,17 +71,3 @@ class ActionTicketStatus(Action):
         dispatcher.utter_message(text=status_message(ticket, events))
         return reset
 
-
-def status_message(ticket: Any, events: List[Any]) -> str:
-    """Status and the last update, in one speakable sentence."""
-    state = STATUS_WORDS.get(ticket.status, ticket.status)
-    last = events[-1] if events else None
-    when = getattr(last, "created_at", None) or ticket.updated_at
-    text = f"您的工单{ticket.ticket_no}目前{state}"
-    if when is not None:
-        local = when.astimezone(HOTLINE_TZ)
-        text += f"，最近一次更新是{local.month}月{local.day}日{local.hour}点{local.minute:02d}分"
-    note = getattr(last, "note", None)
-    if note and ticket.status != "new":
-        text += f"，说明：{note}"
-    return text + "。"

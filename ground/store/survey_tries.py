@@ -21,9 +21,11 @@ from ground.tables.callbacks import survey_opt_outs, survey_results
 from ground.survey_policy import NOT_SURVEYED_TYPES, SurveyPolicy
 from ground.tables.tickets import tickets
 from ground.store.numbering import normalize_phone
+from ground.wechat_window import last_message_at, window_open
 
 log = logging.getLogger(__name__)
 CHAT_CHANNELS = frozenset({"web"})  # tickets filed in the citizen web chat are surveyed there
+WECHAT_CHANNEL = "wechat"  # surveyed over WeChat while its 48-hour service window is open, else by phone
 
 
 def phone_hash(phone: str) -> str:
@@ -44,12 +46,17 @@ def opt_out(engine: Engine, phone: str, now: datetime) -> None:
             pass
 
 
-def survey_channel(request_type: str, channel: str, phone: Optional[str], opted_out: bool) -> tuple[str | None, str]:
-    """(channel, reason): 'chat' / 'voice', or None with why the ticket is not surveyed."""
+def survey_channel(request_type: str, channel: str, phone: Optional[str], opted_out: bool,
+                   wechat_open: bool = False) -> tuple[str | None, str]:
+    """(channel, reason): 'chat' / 'voice', or None with why the ticket is not surveyed.
+
+    `wechat_open`: a WeChat ticket's citizen can still get customer-service messages at the first try."""
     if request_type in NOT_SURVEYED_TYPES:
         return None, "praise is not surveyed"
     if channel in CHAT_CHANNELS:
         return "chat", "web chat ticket"
+    if channel == WECHAT_CHANNEL and wechat_open:
+        return "chat", "WeChat ticket, service window open"
     if opted_out:
         return None, "citizen opted out"
     if not phone:
@@ -67,7 +74,8 @@ def schedule_closed(engine: Engine, policy: SurveyPolicy, now: datetime, batch: 
     """Give every closed ticket without a callback row its first try (or a 'skipped' row)."""
     no_row = ~exists().where(attempts.c.ticket_id == tickets.c.id)
     stmt = (
-        select(tickets.c.id, tickets.c.request_type, tickets.c.channel, tickets.c.phone, tickets.c.closed_at)
+        select(tickets.c.id, tickets.c.request_type, tickets.c.channel, tickets.c.phone, tickets.c.closed_at,
+               tickets.c.conversation_id)
         .where(tickets.c.status == "closed", tickets.c.closed_at.is_not(None), no_row)
         .order_by(tickets.c.closed_at)
         .limit(batch)
@@ -84,8 +92,11 @@ def schedule_closed(engine: Engine, policy: SurveyPolicy, now: datetime, batch: 
             ).scalars()) if hashes else set()
             values = []
             for r in rows:
+                first_try = policy.first_try(max(r.closed_at, now - policy.delay))
+                wechat_open = r.channel == WECHAT_CHANNEL and window_open(
+                    last_message_at(conn, r.conversation_id), first_try)
                 channel, reason = survey_channel(r.request_type, r.channel, r.phone,
-                                                 bool(r.phone) and phone_hash(r.phone) in opted)
+                                                 bool(r.phone) and phone_hash(r.phone) in opted, wechat_open)
                 if channel is None:
                     skipped += 1
                     values.append(dict(ticket_id=r.id, attempt=0, channel="voice", scheduled_at=now, ended_at=now,
@@ -93,7 +104,7 @@ def schedule_closed(engine: Engine, policy: SurveyPolicy, now: datetime, batch: 
                 else:
                     scheduled += 1
                     values.append(dict(ticket_id=r.id, attempt=1, channel=channel, counted=True, created_at=now,
-                                       scheduled_at=policy.first_try(max(r.closed_at, now - policy.delay))))
+                                       scheduled_at=first_try))
             _insert_ignoring_duplicates(conn, values)
         if len(rows) < batch:
             break

@@ -28,6 +28,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+# the WeChat channel of the stack (credentials.yml), signed with this token by tests/e2e/test_wechat_complaint.py
+WECHAT_TEST_TOKEN = "e2e-wechat-token"
+WECHAT_ENV = {"WECHAT_TOKEN": WECHAT_TEST_TOKEN, "WECHAT_APP_ID": "wx1234567890abcdef",
+              "WECHAT_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -43,6 +49,7 @@ class Stack:
     token: str
     database_url: str
     log: Path
+    wechat_url: str = ""      # the WeChat channel's webhook (enabled with WECHAT_TEST_TOKEN)
 
     def say(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
         """One citizen message through the REST channel; the bot's replies."""
@@ -93,7 +100,7 @@ def stack(scratch_databases, model_path: Path, tmp_path_factory) -> Iterator[Sta
     tmp = tmp_path_factory.mktemp("stack")
     endpoints = services.write_endpoints(settings, tmp / "endpoints.yml")
     svc_list = [services.action_server(settings), services.rasa_server(settings, model_path, endpoints)]
-    env = {"DATABASE_URL": database_url, "SEAT_LOG_PII": "0"}
+    env = {"DATABASE_URL": database_url, "SEAT_LOG_PII": "0", **WECHAT_ENV}
     for svc in svc_list:
         svc.env.update(env)
         svc.ready_timeout = 300
@@ -119,7 +126,7 @@ def stack(scratch_databases, model_path: Path, tmp_path_factory) -> Iterator[Sta
     try:
         yield Stack(
             rest_url=f"{base}/webhooks/rest/webhook", api_url=base, token=settings.rasa_auth_token or "",
-            database_url=database_url, log=log,
+            database_url=database_url, log=log, wechat_url=f"{base}/webhooks/wechat/webhook",
         )
     finally:
         proc.send_signal(__import__("signal").SIGINT)

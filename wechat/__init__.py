@@ -1,0 +1,1 @@
+"""WeChat Official Account (公众号) channel: a Rasa input channel built on wechatpy (channels layer)."""
