@@ -32,6 +32,7 @@ def action_server(settings: Settings) -> Service:
 def rasa_server(settings: Settings, model: Path, endpoints: Path | None = None) -> Service:
     """Rasa with the REST channel and the HTTP API behind a token."""
     endpoints = endpoints or write_endpoints(settings)
+    token_at = "RASA_AUTH_TOKEN" if settings.rasa.auth_token else RUN_DIR / "rasa_token"
     return Service(
         name="rasa",
         argv=[
@@ -46,7 +47,7 @@ def rasa_server(settings: Settings, model: Path, endpoints: Path | None = None) 
         ready_url=f"http://127.0.0.1:{settings.rasa.port}/",
         listens=(
             f"http://localhost:{settings.rasa.port}/webhooks/rest/webhook (REST chat); "
-            f"HTTP API on the same port, token in {'RASA_AUTH_TOKEN' if settings.rasa.auth_token else RUN_DIR / 'rasa_token'}"
+            f"HTTP API on the same port, token in {token_at}"
         ),
     )
 

@@ -60,7 +60,8 @@ async def test_publish_to_every_server_then_roll_back(models: Path, clean_db, da
     fakes = [FakeRasa("seat-old.tar.gz"), FakeRasa("seat-old.tar.gz")]
     servers = await _servers(*fakes)
     try:
-        config = AdminConfig(settings=Settings.from_env({"DATABASE_URL": database_url}), models_dir=models, rasa_token="tok",
+        config = AdminConfig(settings=Settings.from_env({"DATABASE_URL": database_url}), models_dir=models,
+                             rasa_token="tok",
                              rasa_urls=tuple(str(s.make_url("")).rstrip("/") for s in servers))
         publisher = Publisher(config, clean_db)
         candidate = model_registry.add_version(clean_db, "candidate-1", models / "candidates" / "candidate-1.tar.gz", "ed")
@@ -88,7 +89,8 @@ async def test_a_refusing_server_leaves_the_active_version(models: Path, clean_d
     fakes = [FakeRasa("seat-old.tar.gz"), FakeRasa("seat-old.tar.gz", fail=True)]
     servers = await _servers(*fakes)
     try:
-        config = AdminConfig(settings=Settings.from_env({"DATABASE_URL": database_url}), models_dir=models, rasa_token="tok",
+        config = AdminConfig(settings=Settings.from_env({"DATABASE_URL": database_url}), models_dir=models,
+                             rasa_token="tok",
                              rasa_urls=tuple(str(s.make_url("")).rstrip("/") for s in servers))
         candidate = model_registry.add_version(clean_db, "candidate-1", models / "candidates" / "candidate-1.tar.gz", "ed")
         with pytest.raises(PublishError, match="部分服务器加载失败"):
@@ -128,7 +130,8 @@ async def test_a_restart_serves_the_model_published_under_admin_models_dir(tmp_p
         env = {"DATABASE_URL": database_url, "ADMIN_MODELS_DIR": str(models), "RASA_AUTH_TOKEN": "tok",
                "RASA_URLS": str(servers[0].make_url("")).rstrip("/")}
         publisher = Publisher(AdminConfig.from_settings(Settings.from_env(env)), clean_db)
-        candidate = model_registry.add_version(clean_db, "candidate-1", models / "candidates" / "candidate-1.tar.gz", "ed")
+        candidate = model_registry.add_version(clean_db, "candidate-1", models / "candidates" / "candidate-1.tar.gz",
+                                               "ed")
         await publisher.publish(candidate.id, "ed")
         assert _seat_run_model(monkeypatch, env) == models / "published" / "candidate-1.tar.gz"
         assert model_registry.active_version(clean_db, current().rasa.models_dir).name == "candidate-1"
