@@ -10,6 +10,7 @@ from aiohttp import web
 
 from admin.app import create_app
 from admin.config import AdminConfig
+from ground.settings import current
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # query strings may hold search words
-    config = AdminConfig.from_env()
+    try:
+        config = AdminConfig.from_settings(current())
+    except ValueError as exc:  # a bad number in the environment: say which, no traceback
+        raise SystemExit(f"admin console: bad setting: {exc}") from None
     config = replace(config, port=args.port or config.port, host=args.host or config.host)
     print(f"admin console on http://localhost:{config.port}/ (flows in {config.flows_dir})", flush=True)
     web.run_app(create_app(config), host=config.host, port=config.port, print=None)

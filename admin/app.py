@@ -26,7 +26,7 @@ from admin.views import kb as views_kb
 from admin.views import models as views_models
 from admin.views import tickets as views_tickets
 from ground.db import create_engine
-from ground.settings import HOTLINE_TZ
+from ground.settings import HOTLINE_TZ, current
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -52,7 +52,7 @@ def create_app(config: AdminConfig | None = None, engine=None, run_tests: bool =
 
     `run_tests`: run the NLU and story tests after training; `warm_up`: import rasa's validator at start.
     """
-    config = config or AdminConfig.from_env()
+    config = config or AdminConfig.from_settings(current())
     app = web.Application(client_max_size=8 * 1024 * 1024)
     app[keys.CONFIG] = config
     app[keys.LOGIN_GUARD] = LoginGuard()
@@ -67,7 +67,7 @@ def create_app(config: AdminConfig | None = None, engine=None, run_tests: bool =
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         own_engine = engine is None
-        app[keys.ENGINE] = create_engine(config.settings.database_url) if own_engine else engine
+        app[keys.ENGINE] = create_engine(config.settings.db.url) if own_engine else engine
         app[keys.EXECUTOR] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="admin")
         run = lambda func, *args: keys.run_sync(app, func, *args)  # noqa: E731
         app[keys.FLOWS] = FlowService(config.flows_dir, app[keys.ENGINE], run)

@@ -1,16 +1,15 @@
-"""Admin console settings from the environment (on top of the seat's Settings)."""
+"""The admin console's configuration: its part of the seat's settings tree."""
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ground.settings import REPO_ROOT, Settings, env_number
+from ground.settings import DEFAULT_MODELS_DIR, REPO_ROOT, RUN_DIR, AdminSettings, Settings, rasa_auth_token
 
-DEFAULT_ADMIN_PORT = 8080
+DEFAULT_ADMIN_PORT = AdminSettings.port
 # The dialogue files an editor may change, relative to FLOWS_DIR (globs).
 FLOW_FILES = ("domain.yml", "data/rules.yml", "data/stories.yml", "nlu/data/*.yml")
 
@@ -23,8 +22,8 @@ class AdminConfig:
     port: int = DEFAULT_ADMIN_PORT
     host: str = "0.0.0.0"
     flows_dir: Path = REPO_ROOT
-    models_dir: Path = REPO_ROOT / "models"
-    data_dir: Path = REPO_ROOT / ".run"
+    models_dir: Path = DEFAULT_MODELS_DIR  # ADMIN_MODELS_DIR: `seat run` starts with the model published here
+    data_dir: Path = RUN_DIR
     rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)
     rasa_token: str | None = None
     secret: bytes | None = None
@@ -33,22 +32,20 @@ class AdminConfig:
     secure_cookie: bool = False
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "AdminConfig":
-        env = dict(os.environ if env is None else env)
-        settings = Settings.from_env(env)
-        urls = env.get("RASA_URLS") or f"http://127.0.0.1:{settings.rasa_port}"
-        secret = env.get("ADMIN_SECRET")
+    def from_settings(cls, settings: Settings) -> "AdminConfig":
+        """The console's part of the settings tree (ADMIN_*, FLOWS_DIR, ADMIN_MODELS_DIR, RASA_URLS)."""
+        admin = settings.admin
         return cls(
             settings=settings,
-            port=env_number(env, "ADMIN_PORT", DEFAULT_ADMIN_PORT, int),
-            host=env.get("ADMIN_HOST", "0.0.0.0"),
-            flows_dir=Path(env.get("FLOWS_DIR") or REPO_ROOT).resolve(),
-            models_dir=Path(env.get("ADMIN_MODELS_DIR") or REPO_ROOT / "models").resolve(),
-            data_dir=Path(env.get("ADMIN_DATA_DIR") or REPO_ROOT / ".run").resolve(),
-            rasa_urls=tuple(u.strip().rstrip("/") for u in urls.split(",") if u.strip()),
-            rasa_token=env.get("RASA_AUTH_TOKEN") or None,
-            secret=secret.encode() if secret else None,
-            secure_cookie=env.get("ADMIN_SECURE_COOKIE", "0") == "1",
+            port=admin.port,
+            host=admin.host,
+            flows_dir=admin.flows_dir,
+            models_dir=settings.rasa.models_dir,
+            data_dir=admin.data_dir,
+            rasa_urls=admin.rasa_urls,
+            rasa_token=settings.rasa.auth_token,
+            secret=admin.secret,
+            secure_cookie=admin.secure_cookie,
         )
 
     def cookie_key(self) -> bytes:
@@ -68,8 +65,6 @@ class AdminConfig:
         """The token of the Rasa HTTP API (the same rule as `seat run`)."""
         if self.rasa_token:
             return self.rasa_token
-        from ground.settings import rasa_auth_token
-
         return rasa_auth_token(self.settings)
 
     @property

@@ -231,16 +231,18 @@ def count_tickets(url: str) -> int:
 
 def make_stack(name: str, model: Path, db_url: str, tmp: Path, with_actions: bool) -> Stack:
     """The full seat (actions + rasa) or a bare rasa whose action endpoint is a closed port."""
-    settings = Settings(database_url=db_url, rasa_port=free_port(), action_port=free_port(),
-                        rasa_auth_token=uuid.uuid4().hex)
-    settings = Settings(**{**settings.__dict__, "action_endpoint": f"http://127.0.0.1:{settings.action_port}/webhook"})
+    action_port = free_port()
+    settings = Settings.from_env({
+        "DATABASE_URL": db_url, "RASA_PORT": str(free_port()), "ACTION_PORT": str(action_port),
+        "RASA_AUTH_TOKEN": uuid.uuid4().hex, "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+    })
     endpoints = services.write_endpoints(settings, tmp / f"endpoints-{name}.yml")
     svcs = [services.rasa_server(settings, model, endpoints)]
     if with_actions:
         svcs.insert(0, services.action_server(settings))
     env = {"DATABASE_URL": db_url, "SEAT_LOG_PII": "0", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
            "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-    return Stack(name, svcs, env, settings.rasa_port, tmp / f"{name}.log")
+    return Stack(name, svcs, env, settings.rasa.port, tmp / f"{name}.log")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
 import yaml
 
-from ground.settings import DATA_DIR, REPO_ROOT
+from ground.settings import current
 
-DEFAULT_RULES_FILE = DATA_DIR / "dispatch.yml"
 
 
 @functools.lru_cache(maxsize=4)
@@ -20,7 +18,7 @@ def _load_rules(path: str) -> list[dict[str, Any]]:
 
 def dispatch_rules() -> list[dict[str, Any]]:
     """The rules from SEAT_DISPATCH_FILE or the file in the repo."""
-    return _load_rules(os.environ.get("SEAT_DISPATCH_FILE") or str(DEFAULT_RULES_FILE))
+    return _load_rules(str(current().files.dispatch))
 
 
 def _matches(rule: dict[str, Any], category: str | None, request_type: str | None) -> bool:

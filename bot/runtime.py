@@ -6,7 +6,7 @@ import functools
 import threading
 from typing import Any, Callable, TypeVar
 
-from ground.settings import Settings
+from ground.settings import current
 
 T = TypeVar("T")
 _lock = threading.Lock()
@@ -20,7 +20,7 @@ def _store_unlocked():
         from ground.db import create_engine
         from ground.store.tickets import TicketStore
 
-        _store = TicketStore(create_engine(Settings.from_env().database_url))
+        _store = TicketStore(create_engine(current().db.url))
     return _store
 
 

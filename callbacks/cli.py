@@ -4,11 +4,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 from pathlib import Path
 
-from ground.settings import REPO_ROOT, Settings, env_number
+from ground.settings import REPO_ROOT, Settings
 
 log = logging.getLogger("callbacks")
 
@@ -26,13 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from ground.survey_policy import SurveyPolicy
     from ground.db import create_engine
 
-    policy = SurveyPolicy.from_env()
+    policy = settings.callbacks.policy
     if args.callbacks_command == "serve":
         return asyncio.run(serve(settings, policy))
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.db.url)
     try:
         if args.callbacks_command == "opt-out":
             from ground.store.survey_tries import opt_out
@@ -68,33 +66,33 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 def _dialer(session, settings: Settings):
     """From CALLBACK_DIALER: 'ari' (needs ARI_URL, ARI_USER, ARI_PASSWORD), 'simulated' (demo callee that keys
     1 to every question), or none (default: voice tries wait, chat surveys still run)."""
-    kind = os.environ.get("CALLBACK_DIALER", "").strip().lower()
-    gateway = os.environ.get("VOICE_GATEWAY_URL") or f"http://127.0.0.1:{os.environ.get('VOICE_CONTROL_PORT', '9093')}"
+    kind = settings.callbacks.dialer
+    gateway = settings.callbacks.gateway_url
     if kind == "ari":
         from callbacks.dialers import AriConfig, AriDialer
 
-        cfg = AriConfig(url=os.environ["ARI_URL"], username=os.environ["ARI_USER"], password=os.environ["ARI_PASSWORD"],
-                        endpoint=os.environ.get("ARI_ENDPOINT", "PJSIP/{phone}@trunk"),
-                        context=os.environ.get("ARI_CONTEXT", "survey-callback"))
+        ari = settings.callbacks.ari
+        if ari.missing():
+            raise SystemExit(f"CALLBACK_DIALER=ari needs {', '.join(ari.missing())}")
+        cfg = AriConfig(url=ari.url, username=ari.user, password=ari.password, endpoint=ari.endpoint,
+                        context=ari.context)
         return AriDialer(cfg, gateway, session)
     if kind == "simulated":
         from callbacks.callee import SimulatedCalleeDialer
 
-        port = env_number(dict(os.environ), "AUDIOSOCKET_PORT", 9092, int)
-        return SimulatedCalleeDialer(gateway, "127.0.0.1", port, session,
-                                     keys=os.environ.get("CALLBACK_SIMULATED_KEYS", "1111"))
+        return SimulatedCalleeDialer(gateway, "127.0.0.1", settings.voice.audiosocket_port, session,
+                                     keys=settings.callbacks.simulated_keys)
     if kind:
         raise SystemExit(f"CALLBACK_DIALER must be 'ari' or 'simulated', not {kind!r}")
     return None
 
 
-def _wechat_customer_service():
+def _wechat_customer_service(settings: Settings):
     """WeChat surveys go out as customer-service messages when WECHAT_APP_ID/SECRET are set."""
     # lazy, like serve's imports: only the worker needs wechatpy, not the other `seat callbacks` commands
     from wechat.client import CustomerService
-    from wechat.settings import WeChatSettings
 
-    wechat = WeChatSettings.from_env()
+    wechat = settings.wechat
     return CustomerService.from_settings(wechat) if wechat.can_push else None
 
 
@@ -106,24 +104,24 @@ async def serve(settings: Settings, policy) -> int:
     from ground.db import create_engine
     from ground.settings import rasa_auth_token
 
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.db.url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    count = env_number(dict(os.environ), "CALLBACK_WORKERS", 2, int)
+    count = settings.callbacks.workers
     if engine.dialect.name == "sqlite":  # no SKIP LOCKED: one worker (its claims are atomic UPDATEs)
         count = 1
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        chat = ChatDelivery(ChatConfig(rasa_url=f"http://127.0.0.1:{settings.rasa_port}",
+        chat = ChatDelivery(ChatConfig(rasa_url=f"http://127.0.0.1:{settings.rasa.port}",
                                        rasa_token=rasa_auth_token(settings),
-                                       push_url=os.environ.get("WEB_PUSH_URL") or None), session,
-                            wechat=_wechat_customer_service())
+                                       push_url=settings.callbacks.web_push_url), session,
+                            wechat=_wechat_customer_service(settings))
         dialer = _dialer(session, settings)
         workers = [CallbackWorker(engine, dialer, policy, chat=chat) for _ in range(count)]
         log.info("callbacks: %d workers, dialer %s, window %s-%s", count, type(dialer).__name__ if dialer else "none",
                  policy.window.start, policy.window.end)
-        poll = float(os.environ.get("CALLBACK_POLL_SECONDS", "30"))
+        poll = settings.callbacks.poll_seconds
         from callbacks.notify import ClosureListener
 
         wake = asyncio.Event()

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from ground.settings import DEFAULT_TIMEZONE
+DEFAULT_TIMEZONE = "Asia/Shanghai"  # Beijing time: ticket days, calling windows, reports
+
 
 log = logging.getLogger(__name__)
 

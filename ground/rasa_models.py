@@ -62,23 +62,43 @@ def ensure_model(root: Path = REPO_ROOT, force: bool = False) -> Path:
 
 
 # -- models published from the admin console (issue 7) ---------------------------------------------
-PUBLISHED_POINTER = "current"  # models/published/current names the active published model file
+# The one source of truth for the active model is the pointer file <models dir>/published/current: it names the
+# published model file, is replaced atomically by the console when a publish or roll back succeeded on every
+# server, and is what `seat run` / `seat serve rasa` start with. The models dir is the setting ADMIN_MODELS_DIR
+# (Settings.rasa.models_dir), the same for the console and for the start.
+PUBLISHED_POINTER = "current"
 
 
-def published_model(root: Path = REPO_ROOT) -> Path | None:
+def published_dir(models_dir: Path) -> Path:
+    """Where published models are kept."""
+    return models_dir / "published"
+
+
+def published_model(models_dir: Path) -> Path | None:
     """The model last published (or rolled back to) from the admin console, if its file is there."""
-    pointer = root / "models" / "published" / PUBLISHED_POINTER
+    pointer = published_dir(models_dir) / PUBLISHED_POINTER
     if not pointer.is_file():
         return None
     path = pointer.parent / pointer.read_text(encoding="utf-8").strip()
     return path if path.is_file() and path.name.endswith(".tar.gz") else None
 
 
-def model_to_serve(root: Path = REPO_ROOT) -> Path:
+def point_to(models_dir: Path, model: Path) -> None:
+    """Make `model` (a file in the published dir) the active one: the pointer is replaced atomically."""
+    directory = published_dir(models_dir)
+    if model.parent.resolve() != directory.resolve():
+        raise ValueError(f"{model} is not in {directory}: publish a kept copy")
+    pointer = directory / PUBLISHED_POINTER
+    tmp = pointer.with_suffix(".part")
+    tmp.write_text(model.name + "\n", encoding="utf-8")
+    tmp.replace(pointer)
+
+
+def model_to_serve(models_dir: Path, root: Path = REPO_ROOT) -> Path:
     """The published model if there is one, else the model of the current training data (trained if needed)."""
-    published = published_model(root)
+    published = published_model(models_dir)
     if published is not None:
-        print(f"seat | serving the published model {published.relative_to(root)} "
-              f"(delete {published.parent.relative_to(root)}/{PUBLISHED_POINTER} to serve the repo's data)", flush=True)
+        print(f"seat | serving the published model {published} "
+              f"(delete {published.parent / PUBLISHED_POINTER} to serve the repo's data)", flush=True)
         return published
     return ensure_model(root)

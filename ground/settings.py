@@ -1,28 +1,45 @@
-"""Settings read from the environment, with defaults a newcomer's first run needs."""
+"""The seat's settings: one frozen tree read from the environment, with defaults a newcomer's first run needs.
+
+Every environment variable the README names is read here and nowhere else. An entry point builds the tree once
+(`current()`, or `Settings.from_env(env)` for an explicit environment) and passes it, or a section of it, down.
+Code that runs inside processes the seat does not start itself (Rasa's action server and stores) has nothing
+passed to it and calls `current()`: built on first use, then the same object for the process.
+"""
 from __future__ import annotations
 
+import functools
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import time, timedelta
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 from zoneinfo import ZoneInfo
+
+from ground.calling_window import DEFAULT_TIMEZONE, CallingWindow, parse_dates
+from ground.survey_policy import SurveyPolicy
 
 N = TypeVar("N", int, float)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(__file__).resolve().parent / "data"  # categories, places, units, dispatch rules, knowledge base
-DEFAULT_TIMEZONE = "Asia/Shanghai"  # Beijing time: ticket days, calling windows, reports
-HOTLINE_TZ = ZoneInfo(DEFAULT_TIMEZONE)
+HOTLINE_TZ = ZoneInfo(DEFAULT_TIMEZONE)  # Beijing time: ticket days, calling windows, reports
 DEFAULT_SQLITE_PATH = REPO_ROOT / "hotline.db"
 RUN_DIR = REPO_ROOT / ".run"  # run-time files: the generated Rasa token, endpoints.yml
+DEFAULT_MODELS_DIR = REPO_ROOT / "models"
+DEFAULT_WECHAT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
+DEFAULT_ENDPOINT_MS = 700  # VOICE_ENDPOINT_MS: quiet after the caller's words that ends a turn
+ENDPOINT_RANGE_MS = (300, 1400)  # shorter cuts callers off between words; the energy gate's hangover is 1.5 s
+# DEFAULT_TIMEZONE is imported from ground.calling_window (which cannot import this module) and re-exported.
 
 
-def env_number(env: dict[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
+def env_number(env: Mapping[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
     """Variable `name` of `env` as a number, `default` when unset; ValueError naming the variable otherwise."""
     raw = env.get(name)
-    if raw is None:
-        return default
+    return default if raw is None else _number(name, raw, kind)
+
+
+def _number(name: str, raw: str, kind: Callable[[str], N]) -> N:
     try:
         return kind(raw)
     except ValueError:
@@ -35,36 +52,288 @@ def default_database_url() -> str:
 
 
 @dataclass(frozen=True)
+class DbSettings:
+    url: str = field(default_factory=default_database_url)  # DATABASE_URL: tickets and Rasa's tracker store
+    redis_url: str | None = None  # REDIS_URL: Rasa's lock store; None = in-process locks
+
+
+@dataclass(frozen=True)
+class RasaSettings:
+    port: int = 5005  # RASA_PORT
+    action_port: int = 5055  # ACTION_PORT
+    auth_token: str | None = None  # RASA_AUTH_TOKEN; None = generated into .run/rasa_token
+    action_endpoint: str = "http://localhost:5055/webhook"  # ACTION_ENDPOINT_URL
+    url: str = "http://127.0.0.1:5005"  # RASA_URL: the Rasa server the channels talk to
+    models_dir: Path = DEFAULT_MODELS_DIR  # ADMIN_MODELS_DIR: candidates and published models (console and start)
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    categories: Path = DATA_DIR / "categories.yml"  # SEAT_CATEGORIES_FILE
+    dispatch: Path = DATA_DIR / "dispatch.yml"  # SEAT_DISPATCH_FILE
+    places: Path = DATA_DIR / "beijing_places.yml"  # SEAT_PLACES_FILE
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    vosk_model: str = ""  # VOSK_MODEL; "" = unset
+    asr_threads: int = 2  # ASR_THREADS
+    endpoint_ms: int = DEFAULT_ENDPOINT_MS  # VOICE_ENDPOINT_MS
+    silence_s: float = 8.0  # VOICE_SILENCE_S
+    warm_recognizers: int = 2  # VOICE_WARM_RECOGNIZERS
+    audiosocket_host: str = "127.0.0.1"  # AUDIOSOCKET_HOST
+    audiosocket_port: int = 9092  # AUDIOSOCKET_PORT
+    control_host: str = "127.0.0.1"  # VOICE_CONTROL_HOST
+    control_port: int = 9093  # VOICE_CONTROL_PORT
+    tts_voice: str | None = None  # TTS_VOICE
+    tts_threads: str = "1"  # TTS_THREADS (the espeak driver allows one engine per process: only warned about)
+    tts_cache_size: int = 128  # TTS_CACHE_SIZE
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "0.0.0.0"  # WEB_HOST
+    port: int = 8000  # WEB_PORT
+    max_calls: int = 20  # WEB_MAX_CALLS
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    port: int = 8080  # ADMIN_PORT
+    host: str = "0.0.0.0"  # ADMIN_HOST
+    flows_dir: Path = REPO_ROOT  # FLOWS_DIR
+    data_dir: Path = RUN_DIR  # ADMIN_DATA_DIR
+    rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)  # RASA_URLS
+    secret: bytes | None = None  # ADMIN_SECRET
+    secure_cookie: bool = False  # ADMIN_SECURE_COOKIE
+
+
+@dataclass(frozen=True)
+class AriSettings:
+    url: str | None = None  # ARI_URL
+    user: str | None = None  # ARI_USER
+    password: str | None = None  # ARI_PASSWORD
+    endpoint: str = "PJSIP/{phone}@trunk"  # ARI_ENDPOINT
+    context: str = "survey-callback"  # ARI_CONTEXT
+
+    def missing(self) -> list[str]:
+        """The variables CALLBACK_DIALER=ari needs that are unset."""
+        return [name for name, value in (("ARI_URL", self.url), ("ARI_USER", self.user),
+                                         ("ARI_PASSWORD", self.password)) if not value]
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    policy: SurveyPolicy = field(default_factory=SurveyPolicy)  # CALLBACK_* timing, window and weight
+    dialer: str = ""  # CALLBACK_DIALER: "ari", "simulated" or "" (voice tries wait)
+    workers: int = 2  # CALLBACK_WORKERS
+    poll_seconds: float = 30.0  # CALLBACK_POLL_SECONDS
+    simulated_keys: str = "1111"  # CALLBACK_SIMULATED_KEYS
+    gateway_url: str = "http://127.0.0.1:9093"  # VOICE_GATEWAY_URL: the voice gateway's control API
+    web_push_url: str | None = None  # WEB_PUSH_URL: the citizen page's push endpoint
+    ari: AriSettings = field(default_factory=AriSettings)
+
+
+@dataclass(frozen=True)
+class WeChatSettings:
+    """What the Official Account is and where its API lives.
+
+    ``token`` unset: the channel is disabled (the webhook answers 503, Rasa still starts).
+    """
+
+    token: str | None = None
+    app_id: str | None = None
+    app_secret: str | None = None
+    aes_key: str | None = None        # EncodingAESKey (43 chars): encrypted (安全模式) messages accepted
+    api_base_url: str = DEFAULT_WECHAT_API_BASE  # customer-service API; tests point it at a local fake
+    redis_url: str | None = None       # retries deduplicated across processes; None: this process only
+    reply_deadline_s: float = 4.5         # after this, answer "success" and reply by customer-service message
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+    @property
+    def can_push(self) -> bool:
+        """Customer-service messages need the app id and secret."""
+        return bool(self.app_id and self.app_secret)
+
+    def overridden(self, overrides: Mapping[str, Any] | None) -> "WeChatSettings":
+        """These settings with credentials.yml's non-empty values on top (what Rasa passes the channel)."""
+        given = {k: (str(v).strip() if k != "reply_deadline_s" else v)
+                 for k, v in dict(overrides or {}).items() if v not in (None, "") and k in _WECHAT_FIELDS}
+        if "reply_deadline_s" in given:
+            given["reply_deadline_s"] = _deadline(given["reply_deadline_s"])
+        if "api_base_url" in given and not given["api_base_url"].endswith("/"):
+            given["api_base_url"] += "/"
+        return replace(self, **given)
+
+
+_WECHAT_FIELDS = ("token", "app_id", "app_secret", "aes_key", "api_base_url", "redis_url", "reply_deadline_s")
+
+
+def _deadline(raw: Any) -> float:
+    try:
+        deadline = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"WECHAT_REPLY_DEADLINE_S is not a number: {raw!r}") from None
+    if not 0 < deadline < 5:
+        raise ValueError("WECHAT_REPLY_DEADLINE_S must be between 0 and 5 seconds (WeChat waits 5 s)")
+    return deadline
+
+
+def _wechat(env: Mapping[str, str]) -> WeChatSettings:
+    """WECHAT_TOKEN, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_AES_KEY, WECHAT_API_BASE_URL,
+    WECHAT_REDIS_URL (else REDIS_URL), WECHAT_REPLY_DEADLINE_S."""
+    def pick(name: str) -> str | None:
+        return (env.get(name) or "").strip() or None
+
+    base = pick("WECHAT_API_BASE_URL") or DEFAULT_WECHAT_API_BASE
+    return WeChatSettings(
+        token=pick("WECHAT_TOKEN"), app_id=pick("WECHAT_APP_ID"), app_secret=pick("WECHAT_APP_SECRET"),
+        aes_key=pick("WECHAT_AES_KEY"), api_base_url=base if base.endswith("/") else base + "/",
+        redis_url=pick("WECHAT_REDIS_URL") or pick("REDIS_URL"),
+        reply_deadline_s=_deadline(env.get("WECHAT_REPLY_DEADLINE_S", "4.5")),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable by environment variables (see README, 'Settings')."""
 
-    database_url: str = field(default_factory=default_database_url)
-    redis_url: str | None = None
-    rasa_port: int = 5005
-    action_port: int = 5055
-    rasa_auth_token: str | None = None
-    action_endpoint: str = "http://localhost:5055/webhook"
-    timezone: str = DEFAULT_TIMEZONE
+    db: DbSettings = field(default_factory=DbSettings)
+    rasa: RasaSettings = field(default_factory=RasaSettings)
+    files: DataFiles = field(default_factory=DataFiles)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)
+    wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    timezone: str = DEFAULT_TIMEZONE  # SEAT_TIMEZONE
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
-        env = dict(os.environ if env is None else env)
-        action_port = env_number(env, "ACTION_PORT", 5055, int)
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """The tree from `env` (default os.environ); ValueError naming the variable when a value is bad."""
+        env = os.environ if env is None else env
+        rasa = _rasa(env)
         return cls(
-            database_url=env.get("DATABASE_URL") or default_database_url(),
-            redis_url=env.get("REDIS_URL") or None,
-            rasa_port=env_number(env, "RASA_PORT", 5005, int),
-            action_port=action_port,
-            rasa_auth_token=env.get("RASA_AUTH_TOKEN") or None,
-            action_endpoint=env.get("ACTION_ENDPOINT_URL") or f"http://localhost:{action_port}/webhook",
+            db=DbSettings(url=env.get("DATABASE_URL") or default_database_url(),
+                          redis_url=env.get("REDIS_URL") or None),
+            rasa=rasa,
+            files=DataFiles(
+                categories=Path(env.get("SEAT_CATEGORIES_FILE") or DataFiles.categories),
+                dispatch=Path(env.get("SEAT_DISPATCH_FILE") or DataFiles.dispatch),
+                places=Path(env.get("SEAT_PLACES_FILE") or DataFiles.places),
+            ),
+            voice=_voice(env),
+            web=WebSettings(host=env.get("WEB_HOST", "0.0.0.0"), port=env_number(env, "WEB_PORT", 8000, int),
+                            max_calls=env_number(env, "WEB_MAX_CALLS", 20, int)),
+            admin=_admin(env, rasa),
+            callbacks=_callbacks(env),
+            wechat=_wechat(env),
             timezone=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
         )
 
 
+def _rasa(env: Mapping[str, str]) -> RasaSettings:
+    port = env_number(env, "RASA_PORT", 5005, int)
+    action_port = env_number(env, "ACTION_PORT", 5055, int)
+    return RasaSettings(
+        port=port,
+        action_port=action_port,
+        auth_token=env.get("RASA_AUTH_TOKEN") or None,
+        action_endpoint=env.get("ACTION_ENDPOINT_URL") or f"http://localhost:{action_port}/webhook",
+        url=env.get("RASA_URL") or f"http://127.0.0.1:{port}",
+        models_dir=Path(env["ADMIN_MODELS_DIR"]).resolve() if env.get("ADMIN_MODELS_DIR") else DEFAULT_MODELS_DIR,
+    )
+
+
+def _voice(env: Mapping[str, str]) -> VoiceSettings:
+    endpoint_ms = env_number(env, "VOICE_ENDPOINT_MS", DEFAULT_ENDPOINT_MS, int)
+    low, high = ENDPOINT_RANGE_MS
+    if not low <= endpoint_ms <= high:
+        raise ValueError(f"VOICE_ENDPOINT_MS={endpoint_ms}: use {low}-{high} ms (default {DEFAULT_ENDPOINT_MS})")
+    return VoiceSettings(
+        vosk_model=env.get("VOSK_MODEL", "").strip(),
+        asr_threads=max(1, env_number(env, "ASR_THREADS", 2, int)),
+        endpoint_ms=endpoint_ms,
+        silence_s=env_number(env, "VOICE_SILENCE_S", 8.0, float),
+        warm_recognizers=env_number(env, "VOICE_WARM_RECOGNIZERS", 2, int),
+        audiosocket_host=env.get("AUDIOSOCKET_HOST", "127.0.0.1"),
+        audiosocket_port=env_number(env, "AUDIOSOCKET_PORT", 9092, int),
+        control_host=env.get("VOICE_CONTROL_HOST", "127.0.0.1"),
+        control_port=env_number(env, "VOICE_CONTROL_PORT", 9093, int),
+        tts_voice=env.get("TTS_VOICE", "").strip() or None,
+        tts_threads=env.get("TTS_THREADS", "1").strip(),
+        tts_cache_size=max(0, env_number(env, "TTS_CACHE_SIZE", 128, int)),
+    )
+
+
+def _admin(env: Mapping[str, str], rasa: RasaSettings) -> AdminSettings:
+    urls = env.get("RASA_URLS") or f"http://127.0.0.1:{rasa.port}"
+    secret = env.get("ADMIN_SECRET")
+    return AdminSettings(
+        port=env_number(env, "ADMIN_PORT", 8080, int),
+        host=env.get("ADMIN_HOST", "0.0.0.0"),
+        flows_dir=Path(env.get("FLOWS_DIR") or REPO_ROOT).resolve(),
+        data_dir=Path(env.get("ADMIN_DATA_DIR") or RUN_DIR).resolve(),
+        rasa_urls=tuple(u.strip().rstrip("/") for u in urls.split(",") if u.strip()),
+        secret=secret.encode() if secret else None,
+        secure_cookie=env.get("ADMIN_SECURE_COOKIE", "0") == "1",
+    )
+
+
+def _minutes(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    raw = env.get(name)
+    return timedelta(minutes=env_number(env, name, 0.0, float)) if raw else default
+
+
+def _callbacks(env: Mapping[str, str]) -> CallbackSettings:
+    retries = env.get("CALLBACK_RETRY_MINUTES", "").split(",")
+    spacing = tuple(timedelta(minutes=_number("CALLBACK_RETRY_MINUTES", m, float)) for m in retries if m.strip())
+    window = CallingWindow(
+        start=time.fromisoformat(env.get("CALLBACK_WINDOW_START", "09:00")),
+        end=time.fromisoformat(env.get("CALLBACK_WINDOW_END", "20:00")),
+        tz=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
+        extra_holidays=parse_dates(env.get("CALLBACK_EXTRA_HOLIDAYS")),
+        extra_workdays=parse_dates(env.get("CALLBACK_EXTRA_WORKDAYS")),
+    )
+    policy = SurveyPolicy(
+        delay=_minutes(env, "CALLBACK_DELAY_MINUTES", SurveyPolicy.delay),
+        window=window,
+        max_attempts=env_number(env, "CALLBACK_MAX_ATTEMPTS", SurveyPolicy.max_attempts, int),
+        retry_spacing=spacing or SurveyPolicy.retry_spacing,
+        busy_spacing=_minutes(env, "CALLBACK_BUSY_MINUTES", SurveyPolicy.busy_spacing),
+        lease=_minutes(env, "CALLBACK_LEASE_MINUTES", SurveyPolicy.lease),
+        chat_wait=_minutes(env, "CALLBACK_CHAT_WAIT_MINUTES", SurveyPolicy.chat_wait),
+        satisfaction_weight=env_number(env, "CALLBACK_SATISFACTION_WEIGHT", SurveyPolicy.satisfaction_weight, float),
+    )
+    control_port = env_number(env, "VOICE_CONTROL_PORT", 9093, int)
+    return CallbackSettings(
+        policy=policy,
+        dialer=env.get("CALLBACK_DIALER", "").strip().lower(),
+        workers=env_number(env, "CALLBACK_WORKERS", 2, int),
+        poll_seconds=env_number(env, "CALLBACK_POLL_SECONDS", 30.0, float),
+        simulated_keys=env.get("CALLBACK_SIMULATED_KEYS", "1111"),
+        gateway_url=env.get("VOICE_GATEWAY_URL") or f"http://127.0.0.1:{control_port}",
+        web_push_url=env.get("WEB_PUSH_URL") or None,
+        ari=AriSettings(url=env.get("ARI_URL") or None, user=env.get("ARI_USER") or None,
+                        password=env.get("ARI_PASSWORD") or None,
+                        endpoint=env.get("ARI_ENDPOINT", AriSettings.endpoint),
+                        context=env.get("ARI_CONTEXT", AriSettings.context)),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def current() -> Settings:
+    """This process's settings, built from os.environ on first use (tests reset it with `current.cache_clear()`)."""
+    return Settings.from_env()
+
+
 def rasa_auth_token(settings: Settings) -> str:
     """RASA_AUTH_TOKEN, or a random token kept in .run/rasa_token across runs."""
-    if settings.rasa_auth_token:
-        return settings.rasa_auth_token
+    if settings.rasa.auth_token:
+        return settings.rasa.auth_token
     path = RUN_DIR / "rasa_token"
     if path.exists():
         return path.read_text().strip()

@@ -1,12 +1,10 @@
 """The survey policy: how long after closure, when, how often, and what ends the tries."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
-from ground.calling_window import CallingWindow, parse_dates
-from ground.settings import DEFAULT_TIMEZONE, env_number
+from ground.calling_window import CallingWindow
 
 FINAL_OUTCOMES = frozenset({"answered", "refused", "skipped"})
 RETRY_OUTCOMES = frozenset({"no_answer", "busy", "failed", "wrong_person"})
@@ -15,7 +13,7 @@ NOT_SURVEYED_TYPES = frozenset({"praise"})
 
 @dataclass(frozen=True)
 class SurveyPolicy:
-    """Configurable by environment (see README, 'Satisfaction callbacks')."""
+    """Configurable by environment (see README, 'Satisfaction callbacks'): built by ground.settings."""
 
     delay: timedelta = timedelta(hours=2)           # after closure, before the first try
     window: CallingWindow = field(default_factory=CallingWindow)
@@ -48,30 +46,3 @@ class SurveyPolicy:
         else:
             spacing = self.retry_spacing[min(tries, len(self.retry_spacing)) - 1]
         return self.window.next_open(now + spacing)
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "SurveyPolicy":
-        env = dict(os.environ if env is None else env)
-
-        def minutes(name: str, default: timedelta) -> timedelta:
-            raw = env.get(name)
-            return timedelta(minutes=float(raw)) if raw else default
-
-        spacing = tuple(timedelta(minutes=float(m)) for m in env.get("CALLBACK_RETRY_MINUTES", "").split(",") if m.strip())
-        window = CallingWindow(
-            start=time.fromisoformat(env.get("CALLBACK_WINDOW_START", "09:00")),
-            end=time.fromisoformat(env.get("CALLBACK_WINDOW_END", "20:00")),
-            tz=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
-            extra_holidays=parse_dates(env.get("CALLBACK_EXTRA_HOLIDAYS")),
-            extra_workdays=parse_dates(env.get("CALLBACK_EXTRA_WORKDAYS")),
-        )
-        return cls(
-            delay=minutes("CALLBACK_DELAY_MINUTES", cls.delay),
-            window=window,
-            max_attempts=env_number(env, "CALLBACK_MAX_ATTEMPTS", cls.max_attempts, int),
-            retry_spacing=spacing or cls.retry_spacing,
-            busy_spacing=minutes("CALLBACK_BUSY_MINUTES", cls.busy_spacing),
-            lease=minutes("CALLBACK_LEASE_MINUTES", cls.lease),
-            chat_wait=minutes("CALLBACK_CHAT_WAIT_MINUTES", cls.chat_wait),
-            satisfaction_weight=env_number(env, "CALLBACK_SATISFACTION_WEIGHT", cls.satisfaction_weight, float),
-        )

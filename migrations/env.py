@@ -2,12 +2,11 @@
 
 URL precedence: ``-x url=...``, then ``config.attributes["url"]`` (set by
 ``ground.store.migrate``), then ``sqlalchemy.url`` in the config, then the
-DATABASE_URL environment variable, then the Settings default (SQLite file).
+DATABASE_URL setting (ground.settings: the environment variable, else the SQLite file).
 A caller may also pass an open connection as ``config.attributes["connection"]``.
 """
 from __future__ import annotations
 
-import os
 import sys
 from logging.config import fileConfig
 from pathlib import Path
@@ -21,7 +20,7 @@ if str(REPO_ROOT) not in sys.path:  # `alembic` run from elsewhere without the p
     sys.path.insert(0, str(REPO_ROOT))
 
 from ground.db import create_engine  # noqa: E402
-from ground.settings import default_database_url  # noqa: E402
+from ground.settings import Settings  # noqa: E402
 from ground.tables.tickets import UTCDateTime, metadata  # noqa: E402
 import ground.tables.knowledge  # noqa: E402,F401  (registers the knowledge-base tables on the same metadata)
 import ground.tables.console  # noqa: E402,F401  (registers the admin console tables on the same metadata)
@@ -42,8 +41,7 @@ def database_url() -> str:
         x_args.get("url")
         or config.attributes.get("url")
         or config.get_main_option("sqlalchemy.url")
-        or os.environ.get("DATABASE_URL")
-        or default_database_url()
+        or Settings.from_env().db.url  # DATABASE_URL, else the SQLite default
     )
 
 

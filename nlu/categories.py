@@ -15,9 +15,8 @@ from pathlib import Path
 import yaml
 
 from nlu.digits import to_halfwidth
-from ground.settings import DATA_DIR
+from ground.settings import current
 
-DEFAULT_CATEGORIES_FILE = DATA_DIR / "categories.yml"
 DEFAULT_WEIGHT = 2.0
 _SMOOTHING = 1.5
 
@@ -42,7 +41,7 @@ class Category:
 
 def categories_file() -> Path:
     """SEAT_CATEGORIES_FILE or the file in the repo."""
-    return Path(os.environ.get("SEAT_CATEGORIES_FILE") or DEFAULT_CATEGORIES_FILE)
+    return current().files.categories
 
 
 def _keywords(raw: object) -> dict[str, float]:

@@ -13,15 +13,13 @@ Whitespace inside names ("朝阳 区") is ignored.
 from __future__ import annotations
 
 import functools
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from ground.settings import DATA_DIR
+from ground.settings import current
 
-DEFAULT_PLACES_FILE = DATA_DIR / "beijing_places.yml"
 
 STREET_SUFFIXES = ("街道", "地区", "镇", "乡")
 _ETHNIC = ("满族蒙古族乡", "满族乡", "回族乡")
@@ -147,7 +145,7 @@ def street_stem(street: str) -> str:
 
 def places_file() -> Path:
     """The places file: SEAT_PLACES_FILE or the one in the repo."""
-    return Path(os.environ.get("SEAT_PLACES_FILE") or DEFAULT_PLACES_FILE)
+    return current().files.places
 
 
 def _outside_base(place: str) -> str:

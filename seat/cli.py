@@ -9,7 +9,7 @@ import sys
 
 from sqlalchemy.engine import make_url
 
-from ground.settings import REPO_ROOT, Settings
+from ground.settings import REPO_ROOT, Settings, current
 
 
 def _safe_url(url: str) -> str:
@@ -22,10 +22,10 @@ def cmd_prepare(settings: Settings, _: argparse.Namespace) -> int:
     from ground.store import migrate
     from ground.store.units import load_units
 
-    print(f"seat | database: {_safe_url(settings.database_url)}", flush=True)
-    migrate(settings.database_url)
+    print(f"seat | database: {_safe_url(settings.db.url)}", flush=True)
+    migrate(settings.db.url)
     print("seat | database schema is up to date", flush=True)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.db.url)
     try:
         count = load_units(engine)
         from ground.store.knowledge import load_kb
@@ -43,7 +43,7 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
     """Knowledge base: load the repo's entries, ask a question, or print the one-time resolution rate."""
     from ground.db import create_engine
     from ground.store import knowledge as repository
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.db.url)
     try:
         if args.kb_command == "load":
             added, updated = repository.load_kb(engine, update_existing=args.update)
@@ -87,11 +87,11 @@ def _schema_behind(settings: Settings) -> str | None:
     """Why the database cannot serve this code (not migrated, or at an older revision), else None."""
     from ground.store import current_revision, head_revision
 
-    current, head = current_revision(settings.database_url), head_revision()
+    current, head = current_revision(settings.db.url), head_revision()
     if current == head:
         return None
     at = f"at revision {current}" if current else "not migrated"
-    return f"the database {_safe_url(settings.database_url)} is {at}; this code needs revision {head}"
+    return f"the database {_safe_url(settings.db.url)} is {at}; this code needs revision {head}"
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -104,7 +104,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if behind:
         print(f"seat | {behind}: preparing it first (seat prepare)", flush=True)
         cmd_prepare(settings, args)
-    model = model_to_serve()  # the model published from the admin console, else the repo's data
+    model = model_to_serve(settings.rasa.models_dir)  # the model published from the admin console, else the repo's data
     return _launch(all_services(settings, model))
 
 
@@ -123,7 +123,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         svc = services.action_server(settings)
     elif args.service == "voice":
         svc = services.voice_gateway(settings)
-        os.environ.update(svc.env)
     elif args.service == "web":
         svc = services.web_server(settings)
     elif args.service == "admin":
@@ -131,8 +130,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     elif args.service == "callbacks":
         svc = services.callback_worker(settings)
     else:
-        svc = services.rasa_server(settings, model_to_serve())
-    os.execv(svc.argv[0], list(svc.argv))
+        svc = services.rasa_server(settings, model_to_serve(settings.rasa.models_dir))
+    os.execve(svc.argv[0], list(svc.argv), {**os.environ, **svc.env})  # the service's process, its environment
     return 0  # not reached
 
 
@@ -149,7 +148,7 @@ def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
         if password != getpass.getpass("again: "):
             print("passwords differ", file=sys.stderr)
             return 1
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.db.url)
     try:
         if args.admin_command == "create-user":
             user = users.create_user(engine, args.name, password, args.role)
@@ -170,7 +169,7 @@ def cmd_tickets(settings: Settings, args: argparse.Namespace) -> int:
     from ground.db import create_engine
     from ground.store import TicketStore, TicketStoreError
 
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.db.url)
     try:
         ticket = TicketStore(engine).change_status(args.ticket_no, "closed", actor=args.actor, note=args.note)
     except TicketStoreError as exc:
@@ -232,7 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     callbacks.set_defaults(func=cmd_callbacks)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return args.func(Settings.from_env(), args)
+    try:
+        settings = current()  # the settings tree of this process, built once and passed down
+    except ValueError as exc:  # a bad number in the environment: say which, no traceback
+        print(f"seat | bad setting: {exc}", file=sys.stderr)
+        return 2
+    return args.func(settings, args)
 
 
 if __name__ == "__main__":

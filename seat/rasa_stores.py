@@ -14,7 +14,7 @@ from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy.engine import make_url
 
-from ground.settings import Settings
+from ground.settings import current
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +42,9 @@ class DatabaseUrlTrackerStore(SQLTrackerStore):
     def __init__(self, domain=None, host: Optional[str] = None, event_broker=None, **kwargs: Any) -> None:
         for key in ("dialect", "db", "port", "username", "password", "query", "url"):
             kwargs.pop(key, None)  # the URL comes from the environment only
-        settings = Settings.from_env()
-        store_kwargs = sql_store_kwargs(settings.database_url)
-        logger.info("tracker store: %s", make_url(settings.database_url).render_as_string(hide_password=True))
+        url = current().db.url  # Rasa builds the stores: nothing is passed down to them
+        store_kwargs = sql_store_kwargs(url)
+        logger.info("tracker store: %s", make_url(url).render_as_string(hide_password=True))
         super().__init__(domain=domain, event_broker=event_broker, **store_kwargs, **kwargs)
 
 
@@ -52,7 +52,7 @@ class EnvLockStore(LockStore):
     """Lock store chosen by REDIS_URL: Redis when set (several Rasa servers), else in-process."""
 
     def __new__(cls, endpoint_config=None, **_: Any) -> LockStore:  # type: ignore[misc]
-        redis_url = Settings.from_env().redis_url
+        redis_url = current().db.redis_url
         if not redis_url:
             logger.info("lock store: in memory (set REDIS_URL to share conversations between servers)")
             return InMemoryLockStore()

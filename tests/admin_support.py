@@ -31,9 +31,9 @@ def admin_config(tmp: Path, database_url: str, **overrides) -> AdminConfig:
     flows.mkdir(exist_ok=True)
     if not (flows / "domain.yml").exists():
         copy_flows(flows)
-    values = dict(settings=Settings(database_url=database_url), flows_dir=flows, models_dir=tmp / "models",
-                  data_dir=tmp / "run", rasa_urls=("http://127.0.0.1:9",), rasa_token="test-token",
-                  secret=b"test secret")
+    values = dict(settings=Settings.from_env({"DATABASE_URL": database_url}), flows_dir=flows,
+                  models_dir=tmp / "models", data_dir=tmp / "run", rasa_urls=("http://127.0.0.1:9",),
+                  rasa_token="test-token", secret=b"test secret")
     values.update(overrides)
     return AdminConfig(**values)
 

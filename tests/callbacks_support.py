@@ -10,10 +10,17 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ground.tables.callbacks import callback_attempts, survey_results
+from ground.settings import Settings
 from ground.store import TicketDraft, TicketStore
+from ground.survey_policy import SurveyPolicy
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 _seq = itertools.count(1)
+
+
+def policy_from(env: dict[str, str] | None = None) -> SurveyPolicy:
+    """The survey policy of the settings built from `env` (default: this process's environment)."""
+    return Settings.from_env(env).callbacks.policy
 
 
 def local(*args: int) -> datetime:
@@ -84,7 +91,6 @@ def hanging_worker_main() -> None:
     import os
     import sys
 
-    from ground.survey_policy import SurveyPolicy
     from callbacks.worker import CallbackWorker
     from ground.db import create_engine
 
@@ -94,6 +100,6 @@ def hanging_worker_main() -> None:
             await asyncio.Event().wait()
 
     engine = create_engine(os.environ["DATABASE_URL"])
-    worker = CallbackWorker(engine, HangingDialer(), SurveyPolicy.from_env(), worker_id="doomed")
+    worker = CallbackWorker(engine, HangingDialer(), policy_from(), worker_id="doomed")
     print(asyncio.run(worker.run_once()), flush=True)
     sys.exit(1)

@@ -20,10 +20,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from ground.db import create_engine
+from ground.settings import current
 from ground.store import TicketStore, migrate
 from ground.tables.tickets import metadata
 from tests.calendar_support import SWEEP
 from tests.audiosocket_support import make_server  # noqa: F401  (fixture for the voice tests)
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Each test sees the environment it sets: the process-wide settings are rebuilt on first use."""
+    current.cache_clear()
+    yield
+    current.cache_clear()
+
 
 TEST_DATABASE_URL_ENV = "TEST_DATABASE_URL"
 

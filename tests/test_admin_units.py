@@ -91,15 +91,15 @@ def test_round_trip_yaml_keeps_layout() -> None:
 def test_seat_run_serves_the_published_model(tmp_path: Path) -> None:
     from ground.rasa_models import model_to_serve, published_model
 
-    assert published_model(tmp_path) is None
+    assert published_model(tmp_path / "models") is None
     published = tmp_path / "models" / "published"
     published.mkdir(parents=True)
     (published / "candidate-1.tar.gz").write_bytes(b"model")
     (published / "current").write_text("candidate-1.tar.gz\n")
-    assert published_model(tmp_path) == published / "candidate-1.tar.gz"
-    assert model_to_serve(tmp_path) == published / "candidate-1.tar.gz"
+    assert published_model(tmp_path / "models") == published / "candidate-1.tar.gz"
+    assert model_to_serve(tmp_path / "models") == published / "candidate-1.tar.gz"
     (published / "current").write_text("gone.tar.gz\n")  # a pointer to a missing file is ignored
-    assert published_model(tmp_path) is None
+    assert published_model(tmp_path / "models") is None
 
 
 def test_mask_text_folds_full_width_digits_but_keeps_the_citizens_punctuation() -> None:

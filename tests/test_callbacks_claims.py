@@ -20,7 +20,8 @@ from callbacks.worker import CallbackWorker
 from ground.db import create_engine
 from ground.settings import REPO_ROOT
 from ground.tables.tickets import utcnow
-from tests.callbacks_support import StepClock, always_open_env, as_utc, attempts_of, closed_ticket, local, result_of
+from tests.callbacks_support import (StepClock, always_open_env, as_utc, attempts_of, closed_ticket, local,
+                                     policy_from, result_of)
 
 pytestmark = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="claims are tested on PostgreSQL")
 POLICY = SurveyPolicy()
@@ -69,7 +70,7 @@ def test_two_workers_never_call_the_same_ticket(clean_db, database_url) -> None:
 def test_a_worker_killed_mid_call_is_recovered_and_retried_once(clean_db, database_url) -> None:
     now = utcnow()
     env = {**os.environ, "DATABASE_URL": database_url, **always_open_env(now)}
-    policy = SurveyPolicy.from_env(env)
+    policy = policy_from(env)
     no = closed_ticket(clean_db, now - timedelta(hours=1))
     schedule_closed(clean_db, policy, now)
     proc = subprocess.Popen([sys.executable, "-c", "from tests.callbacks_support import hanging_worker_main as m; m()"],
@@ -121,7 +122,7 @@ def test_make_run_starts_the_callback_service_and_it_schedules_closed_tickets(cl
     from seat.services import all_services
     from ground.settings import Settings
 
-    [svc] = [s for s in all_services(Settings(), Path("model.tar.gz")) if s.name == "callbacks"]
+    [svc] = [s for s in all_services(Settings.from_env({}), Path("model.tar.gz")) if s.name == "callbacks"]
     assert list(svc.argv[1:]) == ["-m", "seat", "callbacks", "serve"]
     no = closed_ticket(clean_db, utcnow() - timedelta(hours=1))
     env = {**os.environ, "DATABASE_URL": database_url, "CALLBACK_POLL_SECONDS": "1", "RASA_AUTH_TOKEN": "t"}

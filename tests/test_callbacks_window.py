@@ -7,7 +7,7 @@ import pytest
 
 from ground.survey_policy import SurveyPolicy
 from ground.calling_window import CallingWindow, parse_dates
-from tests.callbacks_support import as_utc, local
+from tests.callbacks_support import as_utc, local, policy_from
 
 WINDOW = CallingWindow()
 
@@ -50,11 +50,11 @@ def test_bad_configuration_is_refused_clearly() -> None:
     with pytest.raises(ValueError, match="before"):
         CallingWindow(start=time(20), end=time(9))
     with pytest.raises(ValueError):
-        SurveyPolicy.from_env({"CALLBACK_EXTRA_HOLIDAYS": "tomorrow"})
+        policy_from({"CALLBACK_EXTRA_HOLIDAYS": "tomorrow"})
 
 
 def test_policy_from_environment() -> None:
-    policy = SurveyPolicy.from_env({"CALLBACK_DELAY_MINUTES": "30", "CALLBACK_WINDOW_START": "08:30",
+    policy = policy_from({"CALLBACK_DELAY_MINUTES": "30", "CALLBACK_WINDOW_START": "08:30",
                                     "CALLBACK_WINDOW_END": "18:00", "CALLBACK_MAX_ATTEMPTS": "5",
                                     "CALLBACK_RETRY_MINUTES": "60,180", "CALLBACK_EXTRA_HOLIDAYS": "2026-12-31"})
     assert policy.delay == timedelta(minutes=30) and policy.max_attempts == 5

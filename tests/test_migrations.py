@@ -124,7 +124,7 @@ def test_run_prepares_an_unmigrated_database_before_starting(empty_database_url:
     started: list = []
     monkeypatch.chdir(REPO_ROOT)  # `seat run` changes to the repository: restored afterwards
     monkeypatch.setenv("DATABASE_URL", empty_database_url)
-    monkeypatch.setattr(training, "model_to_serve", lambda: REPO_ROOT / "models" / "any.tar.gz")
+    monkeypatch.setattr(training, "model_to_serve", lambda models_dir: REPO_ROOT / "models" / "any.tar.gz")
     monkeypatch.setattr(cli, "_launch", lambda services: started.append(current_revision(empty_database_url)) or 0)
     assert cli.main(["run"]) == 0
     assert started == [head_revision()]  # migrated before any service started

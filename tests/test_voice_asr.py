@@ -123,7 +123,7 @@ def test_model_is_cached_per_path(model):
 def test_missing_model_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv(asr.MODEL_ENV, raising=False)
     with pytest.raises(AsrError, match="VOSK_MODEL.*vosk-model-small-cn-0.22"):
-        asr.load_model()
+        asr.load_model("")
     with pytest.raises(AsrError, match="does not exist"):
         asr.load_model(str(tmp_path / "nowhere"))
     with pytest.raises(AsrError, match="not a usable Vosk model"):

@@ -21,6 +21,7 @@ from voice.control import CallRegistry
 from voice.gateway import GatewayConfig, VoiceGateway
 from voice.phone_sim import SimulatedPhone
 from ground.rasa_client import Reply, parse_reply
+from ground.settings import Settings
 from tests.voice_session_support import Clock, RecordingDialogue, until
 
 HANDOFF = parse_reply([{"text": "好的，正在为您转接人工客服。"}, {"custom": {"end_call": "handoff", "reason": "citizen asked"}}])
@@ -246,19 +247,29 @@ async def test_two_hundred_calls_opened_and_dropped_leave_no_leak(gateway, caplo
         await p.bot_spoke(p.connected_at)
 
 
-def test_settings_from_the_environment_and_a_bad_endpoint_is_refused_clearly():
-    config = GatewayConfig.from_env({"VOICE_ENDPOINT_MS": "500", "VOICE_SILENCE_S": "6", "AUDIOSOCKET_PORT": "9192"})
-    assert (config.endpoint_silence_ms, config.silence_reprompt_s, config.audiosocket_port) == (500, 6.0, 9192)
-    assert GatewayConfig.from_env({}).endpoint_silence_ms == 700
-    for bad in ("100", "5000", "fast"):
-        with pytest.raises(ValueError, match="VOICE_ENDPOINT_MS"):
-            GatewayConfig.from_env({"VOICE_ENDPOINT_MS": bad})
+def gateway_config(env: dict[str, str]) -> GatewayConfig:
+    return GatewayConfig.from_settings(Settings.from_env(env))
+
+
+def web_config(env: dict[str, str]):
     from web.app import WebConfig
 
-    assert WebConfig.from_env({"VOICE_ENDPOINT_MS": "600"}).endpoint_silence_ms == 600  # the talk button too
+    return WebConfig.from_settings(Settings.from_env({"RASA_AUTH_TOKEN": "t", **env}))
+
+
+def test_settings_from_the_environment_and_a_bad_endpoint_is_refused_clearly():
+    config = gateway_config({"VOICE_ENDPOINT_MS": "500", "VOICE_SILENCE_S": "6", "AUDIOSOCKET_PORT": "9192"})
+    assert (config.endpoint_silence_ms, config.silence_reprompt_s, config.audiosocket_port) == (500, 6.0, 9192)
+    assert gateway_config({}).endpoint_silence_ms == 700
+    for bad in ("100", "5000", "fast"):
+        with pytest.raises(ValueError, match="VOICE_ENDPOINT_MS"):
+            gateway_config({"VOICE_ENDPOINT_MS": bad})
+    from web.app import WebConfig
+
+    assert web_config({"VOICE_ENDPOINT_MS": "600"}).endpoint_silence_ms == 600  # the talk button too
     assert WebConfig().endpoint_silence_ms == GatewayConfig().endpoint_silence_ms
     with pytest.raises(ValueError, match="AUDIOSOCKET_PORT='x' is not a number"):
-        GatewayConfig.from_env({"AUDIOSOCKET_PORT": "x"})
+        gateway_config({"AUDIOSOCKET_PORT": "x"})
 
 
 def test_a_bad_setting_stops_the_service_with_one_line_not_a_traceback():

@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+from ground.settings import current
 from voice import tts
 from voice.tts import TtsError, spell_digits, synthesize
 
@@ -95,10 +96,12 @@ def test_spell_digits(text, spoken):
 
 
 async def test_missing_voice_is_a_clear_error(monkeypatch):
-    monkeypatch.setenv(tts.VOICE_ENV, "xx-no-such-voice")
+    monkeypatch.setenv("TTS_VOICE", "xx-no-such-voice")
+    current.cache_clear()  # the settings are read once per process
     with pytest.raises(TtsError, match="Mandarin voice 'xx-no-such-voice' is not available"):
         await synthesize(GREETING, 8000)
-    monkeypatch.delenv(tts.VOICE_ENV)
+    monkeypatch.delenv("TTS_VOICE")
+    current.cache_clear()
     assert rms(await synthesize("你好", 8000, cache=False)) > 500  # the worker still works
 
 

@@ -202,9 +202,8 @@ def test_make_run_starts_the_page_on_web_port(monkeypatch, tmp_path):
     from seat import services
     from ground.settings import Settings
 
-    monkeypatch.setenv("WEB_PORT", "8123")
     monkeypatch.setattr(services, "write_endpoints", lambda settings: tmp_path / "endpoints.yml")
-    settings = Settings(rasa_port=5999, rasa_auth_token="t")
+    settings = Settings.from_env({"WEB_PORT": "8123", "RASA_PORT": "5999", "RASA_AUTH_TOKEN": "t"})
     names = [s.name for s in services.all_services(settings, Path("model.tar.gz"))]
     assert {"rasa", "actions", "voice", "web", "admin", "callbacks"} <= set(names)
     assert names.index("rasa") < names.index("web")  # the page relays to Rasa: started after it

@@ -16,7 +16,7 @@ from tests.wechat_support import (AES_KEY, APP_ID, WeChatServer, fake_wechat_api
                                   text_xml, voice_xml)
 from wechat.channel import WeChatInput
 from wechat.ledger import MemoryLedger, RedisLedger
-from wechat.settings import WeChatSettings
+from ground.settings import WeChatSettings, current
 
 TOKEN = "seat-token-123"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -201,5 +201,6 @@ def test_credentials_yml_loads_the_channel_and_without_a_token_it_is_disabled(mo
     assert channels["wechat"].settings.enabled is False and "rest" in channels
     monkeypatch.setenv("WECHAT_TOKEN", "t0ken")
     monkeypatch.setenv("WECHAT_REPLY_DEADLINE_S", "7")
+    current.cache_clear()  # a Rasa server started with these variables builds its settings anew
     with pytest.raises(ValueError, match="WECHAT_REPLY_DEADLINE_S"):
         create_http_input_channels(None, "credentials.yml")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,14 +18,12 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from ground.settings import current
+
 if TYPE_CHECKING:  # vosk loads a native library: imported lazily
     import vosk
 
 MODEL_ENV = "VOSK_MODEL"
-THREADS_ENV = "ASR_THREADS"
-DEFAULT_THREADS = 2
-ENDPOINT_ENV = "VOICE_ENDPOINT_MS"
-DEFAULT_ENDPOINT_MS = 700
 
 
 class AsrError(RuntimeError):
@@ -57,12 +54,12 @@ _live = 0
 _live_lock = threading.Lock()
 
 
-def load_model(path: str | None = None) -> "vosk.Model":
-    """The Vosk model at `path` (or env ``VOSK_MODEL``), loaded once per path and process.
+def load_model(path: str) -> "vosk.Model":
+    """The Vosk model at `path` (the setting ``VOSK_MODEL``), loaded once per path and process.
 
     Loading takes seconds: call it at startup or via ``await asyncio.to_thread(load_model)``.
     """
-    raw = path or os.environ.get(MODEL_ENV, "").strip()
+    raw = (path or "").strip()
     if not raw:
         raise AsrError(f"no Vosk model: set {MODEL_ENV} to a Vosk model directory, "
                        "e.g. vosk-model-small-cn-0.22")
@@ -96,22 +93,8 @@ def packaged_test_model_path() -> str:
     return str(model_dir)
 
 
-def endpoint_ms_from_env(env: dict[str, str]) -> int:
-    """VOICE_ENDPOINT_MS (the quiet after the words that ends a turn), checked: ValueError naming it when it is
-    not 300-1400 ms (shorter cuts callers off between words; the energy gate's hangover is 1.5 s)."""
-    from ground.settings import env_number
-
-    value = env_number(env, ENDPOINT_ENV, DEFAULT_ENDPOINT_MS, int)
-    if not 300 <= value <= 1400:
-        raise ValueError(f"{ENDPOINT_ENV}={value}: use 300-1400 ms (default {DEFAULT_ENDPOINT_MS})")
-    return value
-
-
 def _threads() -> int:
-    try:
-        return max(1, int(os.environ.get(THREADS_ENV, DEFAULT_THREADS)))
-    except ValueError:
-        return DEFAULT_THREADS
+    return current().voice.asr_threads  # ASR_THREADS, read once per process
 
 
 def executor() -> ThreadPoolExecutor:

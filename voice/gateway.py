@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 from aiohttp import web
 
 from ground.masking import mask_phone
+from ground.settings import DEFAULT_ENDPOINT_MS, Settings, current
 from voice import asr, prompts
 from voice.audiosocket import Audio, AudioSocketServer, Call, CallId, Dtmf, Error, Hangup
 from voice.control import CallRegistry, make_app
@@ -45,35 +45,35 @@ class GatewayConfig:
     control_host: str = "127.0.0.1"
     control_port: int = 9093  # VOICE_CONTROL_PORT
     silence_reprompt_s: float = 8.0  # VOICE_SILENCE_S
-    endpoint_silence_ms: int = asr.DEFAULT_ENDPOINT_MS  # VOICE_ENDPOINT_MS: quiet after the words ending a turn
+    endpoint_silence_ms: int = DEFAULT_ENDPOINT_MS  # VOICE_ENDPOINT_MS: quiet after the words ending a turn
     first_audio_wait_s: float = 0.3  # how long to wait for the first audio frame to learn the rate
     database_url: Optional[str] = None  # for handoffs the gateway decides itself (dialogue down)
     warm_recognizers: int = 2  # VOICE_WARM_RECOGNIZERS: idle warmed recognizers kept per sample rate
 
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "GatewayConfig":
-        """The settings from the environment; ValueError naming the variable when one is not a valid number."""
-        from ground.settings import env_number
+    vosk_model: str = ""  # VOSK_MODEL; "" = the fallback test model (said loudly)
 
-        env = dict(os.environ if env is None else env)
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "GatewayConfig":
+        """The gateway's part of the settings tree (voice section, the Rasa URL and the database)."""
+        voice = settings.voice
         return cls(
-            rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}",
-            audiosocket_host=env.get("AUDIOSOCKET_HOST", "127.0.0.1"),
-            audiosocket_port=env_number(env, "AUDIOSOCKET_PORT", 9092, int),
-            control_host=env.get("VOICE_CONTROL_HOST", "127.0.0.1"),
-            control_port=env_number(env, "VOICE_CONTROL_PORT", 9093, int),
-            silence_reprompt_s=env_number(env, "VOICE_SILENCE_S", 8.0, float),
-            endpoint_silence_ms=asr.endpoint_ms_from_env(env),
-            database_url=env.get("DATABASE_URL") or None,
-            warm_recognizers=env_number(env, "VOICE_WARM_RECOGNIZERS", 2, int),
+            rasa_url=settings.rasa.url,
+            audiosocket_host=voice.audiosocket_host,
+            audiosocket_port=voice.audiosocket_port,
+            control_host=voice.control_host,
+            control_port=voice.control_port,
+            silence_reprompt_s=voice.silence_s,
+            endpoint_silence_ms=voice.endpoint_ms,
+            database_url=settings.db.url,
+            warm_recognizers=voice.warm_recognizers,
+            vosk_model=voice.vosk_model,
         )
 
 
-def load_asr_model(env: dict[str, str] | None = None) -> "vosk.Model | None":
+def load_asr_model(vosk_model: str = "") -> "vosk.Model | None":
     """VOSK_MODEL, else the Korean test model (said loudly), else None (DTMF and speech output only)."""
-    env = dict(os.environ if env is None else env)
-    if env.get(asr.MODEL_ENV, "").strip():
-        return asr.load_model(env[asr.MODEL_ENV])
+    if vosk_model.strip():
+        return asr.load_model(vosk_model)
     advice = (f"Mandarin recognition needs {asr.MODEL_ENV}=/path/to/vosk-model-small-cn-0.22 "
               "(https://alphacephei.com/vosk/models, see README 'Voice')")
     try:
@@ -324,7 +324,7 @@ class VoiceGateway:
 
 async def serve(config: GatewayConfig) -> None:
     """Run the gateway until SIGINT/SIGTERM."""
-    model = await asyncio.get_running_loop().run_in_executor(None, load_asr_model)
+    model = await asyncio.get_running_loop().run_in_executor(None, load_asr_model, config.vosk_model)
     gateway = VoiceGateway(config, model=model)
     try:
         await gateway.start()
@@ -360,7 +360,7 @@ def _domain_prompts() -> list[str]:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = GatewayConfig.from_env()
+        config = GatewayConfig.from_settings(current())
     except ValueError as exc:  # a bad number in the environment: say which, no traceback
         raise SystemExit(f"voice gateway: bad setting: {exc}") from None
     asyncio.run(serve(config))

@@ -30,11 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from ground.settings import current
+
 log = logging.getLogger(__name__)
 
-VOICE_ENV = "TTS_VOICE"
-THREADS_ENV = "TTS_THREADS"
-CACHE_ENV = "TTS_CACHE_SIZE"
 DEFAULT_VOICES = ("cmn-latn-pinyin", "cmn")
 RATES = (8000, 16000)
 FILE_TIMEOUT_S = 10.0
@@ -84,11 +83,11 @@ _calls_lock = threading.Lock()
 
 
 def _pool_size() -> int:
-    wanted = os.environ.get(THREADS_ENV, "1").strip()
+    wanted = current().voice.tts_threads
     if wanted not in ("", "1"):
         # libespeak-ng is one process-wide synthesizer with one global callback: two pyttsx3
         # espeak engines in two threads crash the process (segfault). Scale with processes.
-        log.warning("%s=%s ignored: the espeak driver allows one engine per process", THREADS_ENV, wanted)
+        log.warning("TTS_THREADS=%s ignored: the espeak driver allows one engine per process", wanted)
     return 1
 
 
@@ -208,10 +207,7 @@ _cache_lock = threading.Lock()
 
 
 def _cache_size() -> int:
-    try:
-        return max(0, int(os.environ.get(CACHE_ENV, "128")))
-    except ValueError:
-        return 128
+    return current().voice.tts_cache_size  # TTS_CACHE_SIZE
 
 
 def clear_cache() -> None:
@@ -228,7 +224,7 @@ async def synthesize(text: str, sample_rate: int, *, cache: bool = True) -> byte
     """
     if sample_rate not in RATES:
         raise TtsError(f"sample rate {sample_rate} not supported (use 8000 or 16000)")
-    voice = os.environ.get(VOICE_ENV, "").strip() or None
+    voice = current().voice.tts_voice  # TTS_VOICE
     key = (text, sample_rate, voice)
     if cache:
         with _cache_lock:

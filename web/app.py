@@ -14,9 +14,8 @@ import asyncio
 import hmac
 import json
 import logging
-import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 from urllib.parse import urlsplit
@@ -25,7 +24,7 @@ import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ground.rasa_client import RasaClient
-from ground.settings import Settings, env_number, rasa_auth_token
+from ground.settings import DEFAULT_ENDPOINT_MS, Settings, current, default_database_url, rasa_auth_token
 from voice import asr
 from voice.browser import SAMPLE_RATE as BROWSER_RATE
 from voice.browser import BrowserCalls
@@ -50,23 +49,23 @@ class WebConfig:
     host: str = "0.0.0.0"
     port: int = 8000
     push_token: str | None = None  # the Rasa token: lets non-local services push into chats
-    vosk_model: str | None = None  # model directory; None = env VOSK_MODEL; "" = no voice
+    vosk_model: str = ""  # model directory (VOSK_MODEL); "" = no voice
     max_voice_calls: int = 20
-    endpoint_silence_ms: int = 700  # VOICE_ENDPOINT_MS, as on the phone (voice.asr.DEFAULT_ENDPOINT_MS)
+    endpoint_silence_ms: int = DEFAULT_ENDPOINT_MS  # VOICE_ENDPOINT_MS, as on the phone
+    database_url: str = field(default_factory=default_database_url)  # the form files tickets into the store
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "WebConfig":
-        """WEB_HOST, WEB_PORT, RASA_PORT, VOSK_MODEL, WEB_MAX_CALLS, VOICE_ENDPOINT_MS and the Rasa token."""
-        env = dict(os.environ if env is None else env)
-        settings = Settings.from_env(env)
+    def from_settings(cls, settings: Settings) -> "WebConfig":
+        """WEB_HOST, WEB_PORT, RASA_URL / RASA_PORT, VOSK_MODEL, WEB_MAX_CALLS, VOICE_ENDPOINT_MS and the Rasa token."""
         return cls(
-            rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{settings.rasa_port}",
-            host=env.get("WEB_HOST", "0.0.0.0"),
-            port=env_number(env, "WEB_PORT", 8000, int),
+            rasa_url=settings.rasa.url,
+            host=settings.web.host,
+            port=settings.web.port,
             push_token=rasa_auth_token(settings),
-            vosk_model=env.get("VOSK_MODEL", "").strip(),
-            max_voice_calls=env_number(env, "WEB_MAX_CALLS", 20, int),
-            endpoint_silence_ms=asr.endpoint_ms_from_env(env),
+            vosk_model=settings.voice.vosk_model,
+            max_voice_calls=settings.web.max_calls,
+            endpoint_silence_ms=settings.voice.endpoint_ms,
+            database_url=settings.db.url,
         )
 
 
@@ -298,8 +297,7 @@ async def speech_model(app: web.Application) -> Any:
 async def _speech_model(app: web.Application) -> AsyncIterator[None]:
     """Load the shared Vosk model once, in a thread, while the page already serves chat."""
     config = app[CONFIG_KEY]
-    path = os.environ.get(asr.MODEL_ENV, "").strip() if config.vosk_model is None else config.vosk_model
-    app[MODEL_KEY] = asyncio.create_task(_load_model(path))
+    app[MODEL_KEY] = asyncio.create_task(_load_model(config.vosk_model))
     yield
     if not app[MODEL_KEY].done():
         app[MODEL_KEY].cancel()
@@ -316,7 +314,7 @@ async def _close_calls(app: web.Application) -> None:
 def create_app(config: WebConfig | None = None, session_factory: Callable[..., Any] | None = None) -> web.Application:
     """The citizen page app. `session_factory` builds a CallSession (default: voice.session's)."""
     app = web.Application(client_max_size=64 * 1024)
-    config = app[CONFIG_KEY] = config or WebConfig.from_env()
+    config = app[CONFIG_KEY] = config or WebConfig.from_settings(current())
     app[HUB_KEY] = EventHub()
     if session_factory is None:
         session_factory = CallSession
@@ -334,7 +332,7 @@ def create_app(config: WebConfig | None = None, session_factory: Callable[..., A
     app.router.add_get("/ws/voice", app[VOICE_KEY].handle)
     app.router.add_post("/internal/push", push)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
-    form.setup(app)  # the self-service form and the status page
+    form.setup(app, database_url=config.database_url)  # the self-service form and the status page
     return app
 
 
@@ -347,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
-        config = WebConfig.from_env()
+        config = WebConfig.from_settings(current())
     except ValueError as exc:  # a bad number in the environment: say which, no traceback
         raise SystemExit(f"citizen web page: bad setting: {exc}") from None
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("rasa_url", args.rasa_url)) if v}

@@ -31,7 +31,7 @@ from bot.dispatch import suggest_unit
 from bot.readback import ticket_filed
 from bot.status import status_message
 from ground.db import create_engine
-from ground.settings import Settings
+from ground.settings import current
 from ground.store.tickets import TicketDraft, TicketStore
 from web.form_rules import options, validate
 
@@ -199,13 +199,12 @@ async def ticket_status(request: web.Request) -> web.Response:
     return _json({"ticket_no": ticket.ticket_no, "status": ticket.status, "text": status_message(ticket, events)})
 
 
-def _default_store() -> TicketStore:
-    return TicketStore(create_engine(Settings.from_env().database_url))
-
-
-def setup(app: web.Application, service: FormService | None = None) -> None:
-    """Register the form and status pages and APIs on the citizen page app."""
-    app[FORM_KEY] = service or FormService(_default_store)
+def setup(app: web.Application, service: FormService | None = None, database_url: str | None = None) -> None:
+    """Register the form and status pages and APIs on the citizen page app (tickets go to `database_url`'s store)."""
+    if service is None:
+        url = database_url or current().db.url
+        service = FormService(lambda: TicketStore(create_engine(url)))
+    app[FORM_KEY] = service
 
     async def _dispose(app: web.Application) -> AsyncIterator[None]:
         yield

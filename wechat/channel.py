@@ -34,7 +34,7 @@ from wechatpy.utils import check_signature
 from wechat.client import CustomerService
 from wechat.ledger import PENDING, make_ledger
 from wechat.replies import UNSUPPORTED, VOICE_NOT_RECOGNISED, buttons_of, choice, render
-from wechat.settings import WeChatSettings
+from ground.settings import WeChatSettings, current
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[dict[Text, Any]]) -> InputChannel:
-        return cls(WeChatSettings.from_env(overrides=credentials or {}))
+        return cls(current().wechat.overridden(credentials))
 
     def __init__(self, settings: WeChatSettings, customer_service: Optional[CustomerService] = None,
                  ledger: Any = None) -> None:

@@ -1,8 +1,9 @@
 """Publish a model to every running Rasa server with no downtime, keep every published model, roll back.
 
 Rasa's `PUT /model` loads the new model next to the old one and swaps them once it is loaded, so
-conversations in progress keep being answered. Published files are kept in models/published/; the file
-`models/published/current` names the active one so `seat run` starts with it after a restart.
+conversations in progress keep being answered. Published files are kept in <models dir>/published/; the pointer
+`<models dir>/published/current` (ground.rasa_models, the one source of truth for the active model) names the
+active one, so `seat run` starts with it after a restart: both read the models dir from the same setting.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ground.store import audit
 from ground.store import model_registry
 from admin.config import AdminConfig
 from ground.settings import REPO_ROOT
-from ground.rasa_models import PUBLISHED_POINTER
+from ground.rasa_models import point_to, published_model
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class Publisher:
 
     async def adopt_running_model(self, actor: str) -> model_registry.ModelVersion | None:
         """Before the first publish: keep the model the servers run now as a version to roll back to."""
-        if await asyncio.to_thread(model_registry.active_version, self.engine) is not None:
+        if await asyncio.to_thread(published_model, self.config.models_dir) is not None:
             return None
         for server in await self.status():
             path = self._find_model(server.model_file)
@@ -76,6 +77,7 @@ class Publisher:
                                                   "initial-" + path.name[: -len(".tar.gz")], path, None)
                 kept = await asyncio.to_thread(self._keep, path)
                 await asyncio.to_thread(model_registry.mark_published, self.engine, version.id, kept, actor)
+                await asyncio.to_thread(point_to, self.config.models_dir, kept)  # what the servers run is active
                 await asyncio.to_thread(audit.record, self.engine, actor, "model.adopt", version.name,
                                         {"file": str(kept)})
                 return version
@@ -103,12 +105,6 @@ class Publisher:
             shutil.copy2(model, tmp)
             tmp.replace(target)
         return target
-
-    def _point_to(self, target: Path) -> None:
-        pointer = self.config.published_dir / PUBLISHED_POINTER
-        tmp = pointer.with_suffix(".part")
-        tmp.write_text(target.name + "\n", encoding="utf-8")
-        tmp.replace(pointer)
 
     async def _load_everywhere(self, path: Path) -> list[dict[str, Any]]:
         token = await asyncio.to_thread(self._token)
@@ -144,7 +140,7 @@ class Publisher:
                 raise PublishError("部分服务器加载失败：" + "; ".join(
                     f"{r['url']} {r['status']} {r['detail']}" for r in results if not r["ok"]))
             await asyncio.to_thread(model_registry.mark_published, self.engine, version_id, kept, actor)
-            await asyncio.to_thread(self._point_to, kept)
+            await asyncio.to_thread(point_to, self.config.models_dir, kept)  # the commit point: active now
             log.info("%s: %s is active on %d servers", action, version.name, len(results))
             return results
 

@@ -5,7 +5,7 @@ from aiohttp import web
 
 from ground.store import model_registry
 from admin.common import actor, flash, redirect, render
-from admin.keys import ENGINE, JOBS, PUBLISHER, run_sync
+from admin.keys import CONFIG, ENGINE, JOBS, PUBLISHER, run_sync
 from admin.services.publishing import PublishError, Publisher
 from admin.security import requires
 from admin.services.training_jobs import TrainingJobs
@@ -21,7 +21,8 @@ def _publisher(request: web.Request) -> Publisher:
 
 @requires("flows")
 async def models_page(request: web.Request) -> web.Response:
-    versions = await run_sync(request.app, model_registry.list_versions, request.app[ENGINE])
+    versions = await run_sync(request.app, model_registry.list_versions, request.app[ENGINE],
+                              request.app[CONFIG].models_dir)
     servers = await _publisher(request).status()
     jobs = sorted(_jobs(request).jobs.values(), key=lambda j: j.started_at, reverse=True)
     return await render(request, "models.html", versions=versions, servers=servers, jobs=jobs,

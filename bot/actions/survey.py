@@ -142,7 +142,7 @@ class ActionSurveyDone(Action):
 def _record(attempt_id: int, outcome: str, answers: Dict[str, Any], channel: str) -> str:
     """Store the end of the survey; returns which goodbye to say."""
     from ground.store import surveys
-    from ground.survey_policy import SurveyPolicy
+    from ground.settings import current
     from ground.store.survey_tries import finish_attempt
 
     engine, now = runtime.ticket_store_engine(), _now()
@@ -157,7 +157,7 @@ def _record(attempt_id: int, outcome: str, answers: Dict[str, Any], channel: str
     elif outcome == "refused":
         surveys.opt_out_citizen(engine, attempt_id, now)
     if channel == "chat":  # no worker waits for a chat survey: the try ends here
-        finish_attempt(engine, attempt_id, outcome, SurveyPolicy.from_env(), now,
+        finish_attempt(engine, attempt_id, outcome, current().callbacks.policy, now,
                        note=None if outcome == "answered" else "said in the chat survey")
     else:
         surveys.report_outcome(engine, attempt_id, outcome)

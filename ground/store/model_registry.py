@@ -1,4 +1,8 @@
-"""The model_versions table: candidates, published versions, which one is active."""
+"""The model_versions table: candidates and published versions.
+
+Which version is active is not stored here: the published pointer (ground.rasa_models) is the one source of
+truth, and a version is active when it names that version's file. (The table's `active` column is no longer
+read or written.)"""
 from __future__ import annotations
 
 import hashlib
@@ -10,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from ground.rasa_models import published_model
 from ground.tables.console import model_versions
 from ground.tables.tickets import utcnow
 
@@ -25,7 +30,7 @@ class ModelVersion:
     test_report: Any
     published_at: datetime | None
     published_by: str | None
-    active: bool
+    active: bool  # derived: the published pointer names this version's file
 
     @property
     def published(self) -> bool:
@@ -40,9 +45,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _version(row) -> ModelVersion:
+def _is_file(file: str, active: Path | None) -> bool:
+    """Whether a version's file is the active one (also when the models dir was moved since it was published)."""
+    path = Path(file)
+    return active is not None and path.name == active.name and path.parent.name == active.parent.name
+
+
+def _version(row, active: Path | None = None) -> ModelVersion:
     return ModelVersion(row.id, row.name, row.file, row.sha256, row.trained_at, row.trained_by, row.test_report,
-                        row.published_at, row.published_by, bool(row.active))
+                        row.published_at, row.published_by, row.published_at is not None and _is_file(row.file, active))
 
 
 def add_version(engine: Engine, name: str, file: Path, trained_by: str | None,
@@ -50,7 +61,7 @@ def add_version(engine: Engine, name: str, file: Path, trained_by: str | None,
     with engine.begin() as conn:
         new_id = conn.execute(model_versions.insert().values(
             name=name, file=str(file), sha256=sha256_of(file), trained_at=trained_at or utcnow(),
-            trained_by=trained_by, active=False)).inserted_primary_key[0]
+            trained_by=trained_by)).inserted_primary_key[0]
     found = get_version(engine, int(new_id))
     assert found is not None
     return found
@@ -67,24 +78,24 @@ def get_version(engine: Engine, version_id: int) -> ModelVersion | None:
     return _version(row) if row is not None else None
 
 
-def list_versions(engine: Engine) -> list[ModelVersion]:
+def list_versions(engine: Engine, models_dir: Path | None = None) -> list[ModelVersion]:
+    """Every version, newest first; `active` marks the one the published pointer under `models_dir` names."""
+    active = published_model(models_dir) if models_dir is not None else None
     with engine.connect() as conn:
-        return [_version(r) for r in conn.execute(select(model_versions).order_by(model_versions.c.id.desc()))]
+        return [_version(r, active) for r in conn.execute(select(model_versions).order_by(model_versions.c.id.desc()))]
 
 
-def active_version(engine: Engine) -> ModelVersion | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(model_versions).where(model_versions.c.active.is_(True))).first()
-    return _version(row) if row is not None else None
+def active_version(engine: Engine, models_dir: Path) -> ModelVersion | None:
+    """The version the published pointer under `models_dir` names (None: nothing published from the console)."""
+    return next((v for v in list_versions(engine, models_dir) if v.active), None)
 
 
 def mark_published(engine: Engine, version_id: int, file: Path, actor: str) -> None:
-    """This version is the active one now (published at least once; the first publish time is kept)."""
+    """This version was published from `file` (the first publish time is kept); the pointer makes it active."""
     now = utcnow()
     with engine.begin() as conn:
-        conn.execute(update(model_versions).where(model_versions.c.active.is_(True)).values(active=False))
         row = conn.execute(select(model_versions).where(model_versions.c.id == version_id)).first()
-        values: dict[str, Any] = {"active": True, "file": str(file)}
+        values: dict[str, Any] = {"file": str(file)}
         if row.published_at is None:
             values.update(published_at=now, published_by=actor)
         conn.execute(update(model_versions).where(model_versions.c.id == version_id).values(**values))

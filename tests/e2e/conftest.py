@@ -90,13 +90,11 @@ def stack(scratch_databases, model_path: Path, tmp_path_factory) -> Iterator[Sta
 
     database_url = scratch_databases.create(migrated=True)
     _prepare(database_url)
-    settings = Settings(
-        database_url=database_url,
-        rasa_port=free_port(),
-        action_port=free_port(),
-        rasa_auth_token=uuid.uuid4().hex,
-    )
-    settings = Settings(**{**settings.__dict__, "action_endpoint": f"http://127.0.0.1:{settings.action_port}/webhook"})
+    action_port = free_port()
+    settings = Settings.from_env({
+        "DATABASE_URL": database_url, "RASA_PORT": str(free_port()), "ACTION_PORT": str(action_port),
+        "RASA_AUTH_TOKEN": uuid.uuid4().hex, "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+    })
     tmp = tmp_path_factory.mktemp("stack")
     endpoints = services.write_endpoints(settings, tmp / "endpoints.yml")
     svc_list = [services.action_server(settings), services.rasa_server(settings, model_path, endpoints)]
@@ -111,7 +109,7 @@ def stack(scratch_databases, model_path: Path, tmp_path_factory) -> Iterator[Sta
         env={**os.environ, **env, "STACK_SPEC": json.dumps([s.__dict__ for s in svc_list], default=list)},
         start_new_session=True,
     )
-    base = f"http://127.0.0.1:{settings.rasa_port}"
+    base = f"http://127.0.0.1:{settings.rasa.port}"
     deadline = time.monotonic() + 420
     ready = False
     while time.monotonic() < deadline and proc.poll() is None:
@@ -125,7 +123,7 @@ def stack(scratch_databases, model_path: Path, tmp_path_factory) -> Iterator[Sta
         pytest.fail("the stack did not start:\n" + log.read_text(errors="replace")[-4000:])
     try:
         yield Stack(
-            rest_url=f"{base}/webhooks/rest/webhook", api_url=base, token=settings.rasa_auth_token or "",
+            rest_url=f"{base}/webhooks/rest/webhook", api_url=base, token=settings.rasa.auth_token or "",
             database_url=database_url, log=log, wechat_url=f"{base}/webhooks/wechat/webhook",
         )
     finally:

@@ -11,12 +11,11 @@ import pytest
 from aiohttp import web
 
 from callbacks.chat import ChatConfig, ChatDelivery
-from ground.survey_policy import SurveyPolicy
 from callbacks.worker import CallbackWorker
 from ground.db import create_engine
 from ground.store import TicketStore
 from ground.tables.tickets import utcnow
-from tests.callbacks_support import always_open_env, attempts_of, closed_ticket, result_of
+from tests.callbacks_support import always_open_env, attempts_of, closed_ticket, policy_from, result_of
 
 
 class RecordingPush:
@@ -42,7 +41,7 @@ async def _post_survey(stack, engine, push: RecordingPush) -> str:
     try:
         async with aiohttp.ClientSession() as session:
             chat = ChatDelivery(ChatConfig(stack.api_url, stack.token, f"http://127.0.0.1:{port}/internal/push"), session)
-            worker = CallbackWorker(engine, None, SurveyPolicy.from_env(always_open_env(utcnow())), chat=chat)
+            worker = CallbackWorker(engine, None, policy_from(always_open_env(utcnow())), chat=chat)
             await worker.schedule()
             return await worker.run_once()
     finally:

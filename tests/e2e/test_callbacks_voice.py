@@ -9,11 +9,10 @@ import aiohttp
 import pytest
 
 from callbacks.callee import SimulatedCalleeDialer
-from ground.survey_policy import SurveyPolicy
 from callbacks.worker import CallbackWorker
 from ground.db import create_engine
 from ground.tables.tickets import utcnow
-from tests.callbacks_support import always_open_env, attempts_of, closed_ticket, result_of
+from tests.callbacks_support import always_open_env, attempts_of, closed_ticket, policy_from, result_of
 
 gateway_module = pytest.importorskip("voice.gateway")
 
@@ -29,7 +28,7 @@ async def _call(stack, engine, keys: str, hang_up_after=None):
         async with aiohttp.ClientSession() as session:
             dialer = SimulatedCalleeDialer(f"http://127.0.0.1:{gw.control_port}", "127.0.0.1", gw.audiosocket_port,
                                            session, keys=keys, hang_up_after=hang_up_after, max_call_s=240)
-            worker = CallbackWorker(engine, dialer, SurveyPolicy.from_env(always_open_env(utcnow())))
+            worker = CallbackWorker(engine, dialer, policy_from(always_open_env(utcnow())))
             await worker.schedule()
             outcome = await worker.run_once()
             return outcome, dialer.logs[0], gw.registry
