@@ -11,15 +11,16 @@ import asyncio
 import sys
 from typing import Any, Optional
 
+import rasa.server as server
+from rasa.__main__ import main as rasa_main
+from rasa.core.agent import Agent
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.http_interpreter import RasaNLUHttpInterpreter
+from rasa.core.lock_store import LockStore
+from rasa.core.tracker_store import TrackerStore
+
 
 def _patch_model_loading() -> None:
-    import rasa.server as server
-    from rasa.core.agent import Agent
-    from rasa.core.brokers.broker import EventBroker
-    from rasa.core.http_interpreter import RasaNLUHttpInterpreter
-    from rasa.core.lock_store import LockStore
-    from rasa.core.tracker_store import TrackerStore
-
     original = server._load_agent
 
     async def load_agent_off_loop(model_path: Optional[str] = None, model_server: Any = None,
@@ -49,8 +50,6 @@ def _patch_model_loading() -> None:
 
 def main() -> None:
     _patch_model_loading()
-    from rasa.__main__ import main as rasa_main
-
     sys.argv[0] = "rasa"
     rasa_main()
 
