@@ -8,44 +8,18 @@ import uuid
 from datetime import datetime
 from typing import Callable, Optional
 
-from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from ground.store import claims
 from callbacks.chat import ChatDelivery
 from callbacks.dialers import CallRequest, CallResult, Dialer
-from ground.tables.callbacks import callback_attempts as attempts
+from ground.tables.callbacks import SurveyChannel
 from ground.survey_policy import SurveyPolicy
-from ground.store.survey_tries import finish_attempt, schedule_closed, survey_completed
+from ground.store.survey_tries import end_try, schedule_closed
 from ground.tables.tickets import utcnow
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-
-
-def settle_call(engine: Engine, claim: claims.Claim, result: CallResult, policy: SurveyPolicy, now: datetime) -> str:
-    """The try's outcome: the completed survey, else what the dialogue heard, else the call's own status."""
-    with engine.connect() as conn:
-        completed = survey_completed(conn, claim.ticket_id)
-        reported = conn.execute(select(attempts.c.reported_outcome).where(attempts.c.id == claim.attempt_id)).scalar_one()
-    note = result.detail or None
-    if completed:
-        outcome = "answered"
-    elif reported in ("busy", "wrong_person", "refused", "failed"):
-        outcome, note = reported, "said in the survey"
-    elif result.status == "answered":
-        outcome, note = "no_answer", "hung up before the survey was complete"
-    else:
-        outcome = result.status
-    finish_attempt(engine, claim.attempt_id, outcome, policy, now, note=note)
-    return outcome
-
-
-def postpone(engine: Engine, claim: claims.Claim, worker: str, due: datetime) -> None:
-    """The window closed before the try was made: free it for the window's next opening."""
-    with engine.begin() as conn:
-        conn.execute(update(attempts).where(attempts.c.id == claim.attempt_id, attempts.c.claimed_by == worker)
-                     .values(scheduled_at=due, claimed_by=None, lease_until=None))
 
 
 class CallbackWorker:
@@ -77,7 +51,7 @@ class CallbackWorker:
             log.warning("%s: recovered try %s of ticket %s: %s", self.worker_id, claim.attempt, claim.ticket_no, result)
             return "recovered:" + result
         if not self.policy.window.is_open(now):
-            await asyncio.to_thread(postpone, self.engine, claim, self.worker_id, self.policy.window.next_open(now))
+            await asyncio.to_thread(claims.postpone, self.engine, claim, self.worker_id, self.policy.window.next_open(now))
             return "postponed"
         call_id = str(uuid.uuid4())
         if not await asyncio.to_thread(claims.mark_started, self.engine, claim, self.worker_id, now, call_id):
@@ -109,7 +83,8 @@ class CallbackWorker:
             result = CallResult("failed", "dialer error")
         finally:
             keeper.cancel()
-        outcome = await asyncio.to_thread(settle_call, self.engine, claim, result, self.policy, self.clock())
+        outcome = await asyncio.to_thread(end_try, self.engine, claim.attempt_id, SurveyChannel.VOICE, self.policy,
+                                          self.clock(), call_status=result.status, call_detail=result.detail)
         log.info("%s: ticket %s try %s: %s", self.worker_id, claim.ticket_no, claim.attempt, outcome)
         return outcome
 

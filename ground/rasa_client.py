@@ -13,6 +13,8 @@ from typing import Any, Optional
 
 import aiohttp
 
+from ground.end_call import END_CALL, REASON
+
 log = logging.getLogger("voice.rasa")
 WEBHOOK_PATH = "/webhooks/rest/webhook"
 
@@ -25,7 +27,7 @@ class RasaError(RuntimeError):
 class Reply:
     """The bot's answer to one message."""
     texts: list[str] = field(default_factory=list)
-    end_call: Optional[str] = None  # "handoff" | "goodbye" | None
+    end_call: Optional[str] = None  # an EndCall value ("handoff" | "goodbye") or None
     reason: str = ""
     raw: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
@@ -39,8 +41,8 @@ def parse_reply(messages: list[dict[str, Any]]) -> Reply:
         if text:
             texts.append(text)
         custom = message.get("custom")
-        if isinstance(custom, dict) and custom.get("end_call") and end_call is None:
-            end_call, reason = str(custom["end_call"]), str(custom.get("reason") or "")
+        if isinstance(custom, dict) and custom.get(END_CALL) and end_call is None:
+            end_call, reason = str(custom[END_CALL]), str(custom.get(REASON) or "")
     return Reply(texts=texts, end_call=end_call, reason=reason, raw=list(messages or []))
 
 

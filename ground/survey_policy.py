@@ -5,9 +5,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ground.calling_window import CallingWindow
+from ground.tables.callbacks import TryOutcome
 
-FINAL_OUTCOMES = frozenset({"answered", "refused", "skipped"})
-RETRY_OUTCOMES = frozenset({"no_answer", "busy", "failed", "wrong_person"})
+FINAL_OUTCOMES = frozenset({TryOutcome.ANSWERED, TryOutcome.REFUSED, TryOutcome.SKIPPED})
+RETRY_OUTCOMES = frozenset({TryOutcome.NO_ANSWER, TryOutcome.BUSY, TryOutcome.FAILED, TryOutcome.WRONG_PERSON})
 NOT_SURVEYED_TYPES = frozenset({"praise"})
 
 
@@ -41,7 +42,7 @@ class SurveyPolicy:
         """When to try again after `tries` counted tries ending in `outcome`; None when done."""
         if outcome not in RETRY_OUTCOMES or tries >= self.max_attempts:
             return None
-        if outcome == "busy":
+        if outcome == TryOutcome.BUSY:
             spacing = self.busy_spacing
         else:
             spacing = self.retry_spacing[min(tries, len(self.retry_spacing)) - 1]

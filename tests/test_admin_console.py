@@ -152,6 +152,22 @@ async def test_operator_sees_personal_data_and_closes(console, clean_db) -> None
     assert TicketStore(clean_db).events(number)[-1].actor == "op"
 
 
+async def test_a_reassignment_from_the_console_leaves_an_event(console, clean_db) -> None:
+    store = TicketStore(clean_db)
+    number = _ticket(store, "k4", assigned_unit="朝阳区望京街道办事处")
+    token = await login(console, "op")
+    resp = await console.post(f"/tickets/{number}", data={"_csrf": token, "status": "new",
+                                                           "assigned_unit": "朝阳区城管执法局", "note": "属城管"},
+                              allow_redirects=False)
+    assert resp.status == 302
+    assert store.get(number).assigned_unit == "朝阳区城管执法局" and store.get(number).status == "new"
+    last = store.events(number)[-1]
+    assert (last.actor, last.from_status, last.to_status, last.assigned_unit) == ("op", "new", "new", "朝阳区城管执法局")
+    assert "朝阳区望京街道办事处" in last.note and "朝阳区城管执法局" in last.note and "属城管" in last.note
+    page = await (await console.get(f"/tickets/{number}")).text()
+    assert last.note in page
+
+
 async def test_dashboards_show_volumes_and_rising(console, clean_db, calendar_now) -> None:
     # one ticket in the middle of last month, four now: month on month by calendar month in Beijing time
     this_month = month_of(calendar_now)

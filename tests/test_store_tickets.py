@@ -250,6 +250,38 @@ def test_record_handoff(ticket_store: TicketStore) -> None:
         ticket_store.record_handoff("", "reason", {}, "voice")
 
 
+def test_assign_keeps_the_status_and_audits_old_and_new_unit(ticket_store: TicketStore) -> None:
+    number = ticket_store.create_ticket(draft("a1", assigned_unit="望京街道办事处")).ticket_no
+    ticket_store.change_status(number, "dispatched", "op")
+    ticket = ticket_store.assign(number, "朝阳区城管执法局", "op2", "属城管")
+    assert (ticket.status, ticket.assigned_unit) == ("dispatched", "朝阳区城管执法局")
+    event = ticket_store.events(number)[-1]
+    assert (event.actor, event.from_status, event.to_status) == ("op2", "dispatched", "dispatched")
+    assert event.assigned_unit == "朝阳区城管执法局"
+    assert event.note == "改派：望京街道办事处 → 朝阳区城管执法局；属城管"
+    with pytest.raises(InvalidTicketData):
+        ticket_store.assign(number, "朝阳区城管执法局", "op2")  # already there: no empty event
+    with pytest.raises(InvalidTicketData):
+        ticket_store.assign(number, " ", "op2")
+    with pytest.raises(TicketNotFound):
+        ticket_store.assign("20260101-9999", "x", "op2")
+    assert len(ticket_store.events(number)) == 3
+
+
+def test_request_reopen_audits_without_changing_the_ticket(ticket_store: TicketStore) -> None:
+    number = ticket_store.create_ticket(draft("r9")).ticket_no
+    ticket_store.change_status(number, "closed", "op")
+    before = ticket_store.get(number)
+    ticket_store.request_reopen(number, "没人来处理")
+    after = ticket_store.get(number)
+    assert (after.status, after.closed_at, after.assigned_unit) == (before.status, before.closed_at, before.assigned_unit)
+    event = ticket_store.events(number)[-1]
+    assert (event.actor, event.from_status, event.to_status) == ("survey", "closed", "closed")
+    assert event.note.endswith(": 没人来处理") and "reopen" in event.note
+    with pytest.raises(TicketNotFound):
+        ticket_store.request_reopen("20260101-9999", "x")
+
+
 def test_extra_round_trips_and_none_is_sql_null(ticket_store: TicketStore) -> None:
     with_extra = ticket_store.create_ticket(draft("x1", extra={"nlu": {"intent": "complain", "confidence": 0.93}}))
     assert ticket_store.get(with_extra.ticket_no).extra == {"nlu": {"intent": "complain", "confidence": 0.93}}

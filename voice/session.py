@@ -24,6 +24,7 @@ from voice.dtmf import DtmfCollector, GoertzelDetector
 from voice.gate import EnergyGate
 from voice.events import (BotAudio, BotText, Event, FinalTranscript, Handoff, PartialTranscript,
                           SessionEnded, SessionStarted, StopPlayback)
+from ground.end_call import EndCall
 from ground.rasa_client import RasaClient, RasaError
 
 if TYPE_CHECKING:
@@ -344,7 +345,7 @@ class CallSession:
                 await self._end("handoff", Handoff("dialogue unavailable"))
                 return
             await self._speak(reply.texts)
-            if reply.end_call == "handoff":
+            if reply.end_call == EndCall.HANDOFF:
                 await self._end("handoff", Handoff(reply.reason or "handoff"))
             elif reply.end_call:
                 await self._end("bot_hangup")

@@ -78,8 +78,8 @@ async def ticket_change(request: web.Request) -> web.Response:
         if to_status == ticket.status or not to_status:  # only (re)assign the unit
             if not unit:
                 raise TicketStoreError("请选择状态或承办单位")
-            await run_sync(request.app, _assign, request.app[ENGINE], ticket.id, unit)
-            action, detail = "ticket.assign", {"unit": unit}
+            await run_sync(request.app, lambda: store.assign(number, unit, actor(request), note))
+            action, detail = "ticket.assign", {"from": ticket.assigned_unit, "unit": unit}
         else:
             await run_sync(request.app, lambda: store.change_status(number, to_status, actor(request), note, unit))
             action, detail = "ticket.status", {"from": ticket.status, "to": to_status, "unit": unit}
@@ -89,16 +89,6 @@ async def ticket_change(request: web.Request) -> web.Response:
         await run_sync(request.app, audit.record, request.app[ENGINE], actor(request), action, number, detail)
         await flash(request, "已办结，系统将安排满意度回访" if to_status == "closed" else "已更新工单")
     raise redirect(f"/tickets/{quote(number)}")
-
-
-def _assign(engine, ticket_id: int, unit: str) -> None:
-    from sqlalchemy import update
-
-    from ground.tables.tickets import TicketModel, utcnow
-
-    with engine.begin() as conn:
-        conn.execute(update(TicketModel.__table__).where(TicketModel.__table__.c.id == ticket_id)
-                     .values(assigned_unit=unit, updated_at=utcnow()))
 
 
 def add_routes(app: web.Application) -> None:

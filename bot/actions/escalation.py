@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 from bot import runtime
 from bot.actions.common import channel_of, current_slots, reset_everything
 from bot.intake import Turn, collected, looks_like_request
+from ground.end_call import EndCall, end_call_payload
 from nlu.safety import advice_for
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ async def hand_over(
     if say:
         dispatcher.utter_message(response="utter_handoff")
     # machine-readable for the voice gateway: the bot's part of the call ends, the dialplan queues it
-    dispatcher.utter_message(json_message={"end_call": "handoff", "reason": reason})
+    dispatcher.utter_message(json_message=end_call_payload(EndCall.HANDOFF, reason))
 
 
 def _end_loop() -> List[EventType]:

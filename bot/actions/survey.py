@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import runtime, survey
+from ground.end_call import EndCall, end_call_payload
 
 logger = logging.getLogger(__name__)
 ALL_SLOTS = (*survey.SURVEY_SLOTS, *survey.CONTEXT_SLOTS, *survey.BOOKKEEPING_SLOTS)
@@ -135,7 +136,7 @@ class ActionSurveyDone(Action):
             goodbye = await runtime.in_thread(_record, int(attempt), outcome, _answers(tracker),
                                               tracker.get_slot("survey_channel") or "voice")
         dispatcher.utter_message(text=survey.GOODBYES[goodbye])
-        dispatcher.utter_message(json_message={"end_call": "goodbye"})
+        dispatcher.utter_message(json_message=end_call_payload(EndCall.GOODBYE))
         return [SlotSet(s, None) for s in ALL_SLOTS] + [SlotSet("survey_state", "greeted")]
 
 
@@ -143,7 +144,7 @@ def _record(attempt_id: int, outcome: str, answers: Dict[str, Any], channel: str
     """Store the end of the survey; returns which goodbye to say."""
     from ground.store import surveys
     from ground.settings import current
-    from ground.store.survey_tries import finish_attempt
+    from ground.store.survey_tries import end_try
 
     engine, now = runtime.ticket_store_engine(), _now()
     goodbye = outcome
@@ -156,9 +157,5 @@ def _record(attempt_id: int, outcome: str, answers: Dict[str, Any], channel: str
         outcome = "answered"
     elif outcome == "refused":
         surveys.opt_out_citizen(engine, attempt_id, now)
-    if channel == "chat":  # no worker waits for a chat survey: the try ends here
-        finish_attempt(engine, attempt_id, outcome, current().callbacks.policy, now,
-                       note=None if outcome == "answered" else "said in the chat survey")
-    else:
-        surveys.report_outcome(engine, attempt_id, outcome)
+    end_try(engine, attempt_id, channel, current().callbacks.policy, now, heard=outcome)
     return goodbye

@@ -14,6 +14,7 @@ from typing import Optional
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from ground.tables.callbacks import TryOutcome
 from ground.tables.callbacks import callback_attempts as attempts
 from ground.survey_policy import SurveyPolicy
 from ground.store.survey_tries import finish_attempt, survey_completed
@@ -109,14 +110,21 @@ def release_waiting(engine: Engine, claim: Claim, worker: str) -> None:
                      .values(claimed_by=None, lease_until=None))
 
 
+def postpone(engine: Engine, claim: Claim, worker: str, due: datetime) -> None:
+    """The window closed before the try was made: free it for the window's next opening."""
+    with engine.begin() as conn:
+        conn.execute(update(attempts).where(attempts.c.id == claim.attempt_id, attempts.c.claimed_by == worker)
+                     .values(scheduled_at=due, claimed_by=None, lease_until=None))
+
+
 def recover(engine: Engine, claim: Claim, policy: SurveyPolicy, now: datetime) -> str:
     """Settle a try whose worker died mid-call: 'answered' if completed meanwhile, else lost and retried."""
     with engine.connect() as conn:
         completed = survey_completed(conn, claim.ticket_id)
     if completed:
-        finish_attempt(engine, claim.attempt_id, "answered", policy, now, note="recovered after its worker stopped")
+        finish_attempt(engine, claim.attempt_id, TryOutcome.ANSWERED, policy, now, note="recovered after its worker stopped")
         return "answered"
-    finish_attempt(engine, claim.attempt_id, "failed", policy, now, note="worker lost mid-call; retried", counted=False)
+    finish_attempt(engine, claim.attempt_id, TryOutcome.FAILED, policy, now, note="worker lost mid-call; retried", counted=False)
     return "retried"
 
 
@@ -127,5 +135,5 @@ def expire_chat_waits(engine: Engine, policy: SurveyPolicy, now: datetime) -> in
             attempts.c.channel == "chat", attempts.c.outcome.is_(None), attempts.c.claimed_by.is_(None),
             attempts.c.started_at.is_not(None), attempts.c.started_at < now - policy.chat_wait)).scalars())
     for attempt_id in ids:
-        finish_attempt(engine, attempt_id, "no_answer", policy, now, note="chat survey not opened")
+        finish_attempt(engine, attempt_id, TryOutcome.NO_ANSWER, policy, now, note="chat survey not opened")
     return len(ids)

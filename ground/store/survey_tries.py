@@ -1,4 +1,6 @@
-"""Scheduling: closed tickets get a first try; a finished try gets the next one by the policy.
+"""A survey try from its scheduling to its end: closed tickets get a first try; :func:`end_try` (the one place a
+try ends, called by the survey dialogue and by the callback worker) records its outcome and schedules the next
+one by the policy.
 
 Closures by the seat, the admin console or another system writing the database all end in
 ``tickets.status = 'closed'`` with ``closed_at``; :func:`schedule_closed` finds those without any
@@ -16,6 +18,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from ground.tables.callbacks import SurveyChannel, TryOutcome
 from ground.tables.callbacks import callback_attempts as attempts
 from ground.tables.callbacks import survey_opt_outs, survey_results
 from ground.survey_policy import NOT_SURVEYED_TYPES, SurveyPolicy
@@ -138,17 +141,67 @@ def survey_completed(conn: Connection, ticket_id: int) -> bool:
         survey_results.c.ticket_id == ticket_id, survey_results.c.completed_at.is_not(None))).first() is not None
 
 
-def finish_attempt(engine: Engine, attempt_id: int, outcome: str, policy: SurveyPolicy, now: datetime,
+CALL_SAID_OUTCOMES = frozenset({TryOutcome.BUSY, TryOutcome.WRONG_PERSON, TryOutcome.REFUSED, TryOutcome.FAILED})
+
+
+def report_outcome(engine: Engine, attempt_id: int, outcome: TryOutcome | str) -> None:
+    """What the dialogue heard during a call (busy, wrong_person, refused, answered); the call's end settles it."""
+    with engine.begin() as conn:
+        conn.execute(update(attempts).where(attempts.c.id == attempt_id, attempts.c.outcome.is_(None))
+                     .values(reported_outcome=TryOutcome(outcome).value))
+
+
+def end_try(engine: Engine, attempt_id: int, channel: SurveyChannel | str, policy: SurveyPolicy, now: datetime, *,
+            heard: TryOutcome | str | None = None, call_status: Optional[str] = None,
+            call_detail: Optional[str] = None) -> Optional[TryOutcome]:
+    """End a survey try: the one place that decides its outcome, records it and schedules the next try.
+
+    The survey dialogue calls it when the survey conversation ends (`heard`: how it ended); the callback worker
+    when the call it placed ends (`call_status`: the dialer's answered / no_answer / busy / failed). A chat try
+    ends with its dialogue (no worker waits for it). A voice try ends with its call: what the dialogue heard is
+    kept until then, and the outcome is the completed survey, else what the dialogue heard, else the call's status.
+    Returns the outcome recorded, or None while a voice try's call is still up.
+    """
+    channel = SurveyChannel(channel)
+    if call_status is None:
+        if heard is None:
+            raise ValueError("end_try needs what the dialogue heard or how the call ended")
+        heard = TryOutcome(heard)
+        if channel is SurveyChannel.VOICE:
+            report_outcome(engine, attempt_id, heard)
+            return None
+        finish_attempt(engine, attempt_id, heard, policy, now,
+                       note=None if heard is TryOutcome.ANSWERED else "said in the chat survey")
+        return heard
+    with engine.connect() as conn:
+        row = conn.execute(select(attempts.c.ticket_id, attempts.c.reported_outcome)
+                           .where(attempts.c.id == attempt_id)).one()
+        completed = survey_completed(conn, row.ticket_id)
+    note = call_detail or None
+    if completed:
+        outcome = TryOutcome.ANSWERED
+    elif row.reported_outcome in CALL_SAID_OUTCOMES:
+        outcome, note = TryOutcome(row.reported_outcome), "said in the survey"
+    elif call_status == TryOutcome.ANSWERED:
+        outcome, note = TryOutcome.NO_ANSWER, "hung up before the survey was complete"
+    else:
+        outcome = TryOutcome(call_status)
+    finish_attempt(engine, attempt_id, outcome, policy, now, note=note)
+    return outcome
+
+
+def finish_attempt(engine: Engine, attempt_id: int, outcome: TryOutcome | str, policy: SurveyPolicy, now: datetime,
                    note: str | None = None, counted: bool = True) -> Optional[datetime]:
     """Record the try's outcome (once: a finished try is never changed) and schedule the next try.
 
     Returns when the next try is due, or None (done, or the try was already finished).
     """
+    outcome = TryOutcome(outcome)
     with engine.begin() as conn:
         done = conn.execute(
             update(attempts)
             .where(attempts.c.id == attempt_id, attempts.c.outcome.is_(None))
-            .values(outcome=outcome, ended_at=now, claimed_by=None, lease_until=None, note=note, counted=counted)
+            .values(outcome=outcome.value, ended_at=now, claimed_by=None, lease_until=None, note=note, counted=counted)
         )
         if done.rowcount != 1:
             return None

@@ -1,5 +1,5 @@
 """What the survey dialogue reads and writes: the survey a conversation should run, answers (kept as they
-come, so a hang-up loses nothing), completion (once per ticket), reported outcomes, reopen requests."""
+come, so a hang-up loses nothing), completion (once per ticket), reopen requests (a try ends in ground.store.survey_tries.end_try)."""
 from __future__ import annotations
 
 import logging
@@ -13,12 +13,13 @@ from sqlalchemy.exc import IntegrityError
 
 from ground.tables.callbacks import callback_attempts as attempts
 from ground.tables.callbacks import survey_results
-from ground.tables.tickets import ticket_events, tickets
+from ground.store.survey_tries import opt_out, report_outcome  # noqa: F401  (report_outcome: its old home)
+from ground.store.tickets import TicketStore
+from ground.tables.tickets import tickets
 
 log = logging.getLogger(__name__)
 ANSWER_COLUMNS = {"survey_contacted": "responded", "survey_resolved": "resolved",
                   "survey_satisfaction": "satisfaction", "survey_reason": "comment"}
-REOPEN_NOTE = "reopen requested by the citizen in the satisfaction survey"
 
 
 @dataclass(frozen=True)
@@ -98,27 +99,16 @@ def complete(engine: Engine, attempt_id: int, answers: Mapping[str, Any], now: d
         return done.rowcount == 1
 
 
-def report_outcome(engine: Engine, attempt_id: int, outcome: str) -> None:
-    """What the dialogue heard (busy, wrong_person, refused, answered); the worker settles the try with it."""
-    with engine.begin() as conn:
-        conn.execute(update(attempts).where(attempts.c.id == attempt_id, attempts.c.outcome.is_(None))
-                     .values(reported_outcome=outcome))
-
-
 def request_reopen(engine: Engine, attempt_id: int, reason: str, now: datetime) -> None:
-    """Audit a reopen request on the ticket (an event keeping its status; the console or unit reopens it)."""
-    with engine.begin() as conn:
-        row = conn.execute(select(tickets.c.id, tickets.c.status, tickets.c.assigned_unit)
-                           .join(attempts, attempts.c.ticket_id == tickets.c.id).where(attempts.c.id == attempt_id)).one()
-        conn.execute(ticket_events.insert().values(
-            ticket_id=row.id, actor="survey", from_status=row.status, to_status=row.status,
-            note=f"{REOPEN_NOTE}: {reason}", assigned_unit=row.assigned_unit, created_at=now))
+    """Audit a reopen request on the try's ticket (see TicketStore.request_reopen)."""
+    with engine.connect() as conn:
+        ticket_no = conn.execute(select(tickets.c.ticket_no).join(attempts, attempts.c.ticket_id == tickets.c.id)
+                                 .where(attempts.c.id == attempt_id)).scalar_one()
+    TicketStore(engine, clock=lambda: now).request_reopen(ticket_no, reason, actor="survey")
 
 
 def opt_out_citizen(engine: Engine, attempt_id: int, now: datetime) -> bool:
     """The citizen refused the survey: their phone joins the opt-out list (no future callbacks)."""
-    from ground.store.survey_tries import opt_out
-
     with engine.connect() as conn:
         phone = conn.execute(select(tickets.c.phone).join(attempts, attempts.c.ticket_id == tickets.c.id)
                              .where(attempts.c.id == attempt_id)).scalar_one_or_none()

@@ -53,6 +53,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+ASSIGN_NOTE = "改派：{old} → {new}"  # shown in the console's ticket history
+REOPEN_NOTE = "reopen requested by the citizen in the satisfaction survey"
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"dispatched", "closed"}),
@@ -349,6 +351,65 @@ class TicketStore:
             session.commit()
         log.info("ticket %s: %s -> %s by %s", ticket.ticket_no, from_status, to_status, actor)
         return ticket
+
+    def assign(self, ticket_no: str, unit: str, actor: str, note: Optional[str] = None) -> Ticket:
+        """(Re)assign the ticket to `unit`, keeping its status, with an event naming the old and new unit.
+
+        Raises TicketNotFound, InvalidTicketData (no unit, or the ticket already has it) or
+        InvalidTransition (the ticket changed meanwhile).
+        """
+        unit = _required(unit, "assigned_unit")
+        actor = _required(actor, "actor")
+        with self._sessions() as session, session.begin():
+            row = self._row(session, ticket_no)
+            old = row.assigned_unit
+            if old == unit:
+                raise InvalidTicketData(f"ticket {row.ticket_no} is already assigned to {unit}")
+            now = self._now()
+            result = session.execute(
+                update(TicketModel)
+                .where(TicketModel.id == row.id, TicketModel.status == row.status,
+                       TicketModel.assigned_unit.is_(None) if old is None else TicketModel.assigned_unit == old)
+                .values(assigned_unit=unit, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                raise InvalidTransition(f"ticket {row.ticket_no} changed concurrently; retry")
+            text = ASSIGN_NOTE.format(old=old or "（无）", new=unit)
+            self._event(session, row.id, actor, row.status, row.status, unit, now,
+                        text + (f"；{note.strip()}" if note and note.strip() else ""))
+            session.flush()
+            session.refresh(row)
+            ticket = Ticket.from_row(row)
+        log.info("ticket %s: reassigned by %s", ticket.ticket_no, actor)
+        return ticket
+
+    def request_reopen(self, ticket_no: str, reason: str, actor: str = "survey") -> Ticket:
+        """Audit the citizen's request to reopen (an event keeping the status; the console or unit reopens it)."""
+        actor = _required(actor, "actor")
+        with self._sessions() as session, session.begin():
+            row = self._row(session, ticket_no)
+            self._event(session, row.id, actor, row.status, row.status, row.assigned_unit, self._now(),
+                        f"{REOPEN_NOTE}: {_optional(reason) or ''}".rstrip(": "))
+            ticket = Ticket.from_row(row)
+        log.info("ticket %s: reopen requested by %s", ticket.ticket_no, actor)
+        return ticket
+
+    @staticmethod
+    def _row(session: Session, ticket_no: str) -> TicketModel:
+        number = normalize_ticket_no(ticket_no)
+        row = None
+        if number is not None:
+            row = session.execute(select(TicketModel).where(TicketModel.ticket_no == number)).scalar_one_or_none()
+        if row is None:
+            raise TicketNotFound(f"no ticket {ticket_no!r}")
+        return row
+
+    @staticmethod
+    def _event(session: Session, ticket_id: int, actor: str, from_status: Optional[str], to_status: str,
+               unit: Optional[str], now: datetime, note: Optional[str] = None) -> None:
+        session.add(TicketEventModel(ticket_id=ticket_id, actor=actor, from_status=from_status, to_status=to_status,
+                                     note=_optional(note), assigned_unit=unit, created_at=now))
 
     def record_handoff(
         self, conversation_id: str, reason: str, collected: dict[str, Any], channel: str

@@ -7,17 +7,45 @@ SHA-256 of phone numbers never to be called back.
 """
 from __future__ import annotations
 
+from enum import Enum
+
 from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 
-from ground.tables.tickets import Base, UTCDateTime, _in_list, tickets, utcnow
+from ground.tables.tickets import Base, UTCDateTime, in_list, utcnow
 
-OUTCOMES: tuple[str, ...] = ("answered", "no_answer", "busy", "failed", "refused", "wrong_person", "skipped")
-CHANNELS: tuple[str, ...] = ("voice", "chat")
+
+
+class _StrEnum(str, Enum):
+    """A str-valued Enum that compares, hashes and prints as its value (the value is what the database holds)."""
+
+    __hash__ = str.__hash__
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class TryOutcome(_StrEnum):
+    """How a survey try ended (``callback_attempts.outcome``)."""
+
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"
+    REFUSED = "refused"
+    WRONG_PERSON = "wrong_person"
+    SKIPPED = "skipped"
+
+
+class SurveyChannel(_StrEnum):
+    """Where a survey try runs (``callback_attempts.channel``)."""
+
+    VOICE = "voice"
+    CHAT = "chat"
+
+
+OUTCOMES: tuple[str, ...] = tuple(o.value for o in TryOutcome)
+CHANNELS: tuple[str, ...] = tuple(c.value for c in SurveyChannel)
 SATISFACTION: tuple[str, ...] = ("satisfied", "basically_satisfied", "unsatisfied")
-
-# The scheduler's query: closed tickets by closing time (see ground.store.survey_tries.schedule_closed).
-Index("ix_tickets_status_closed_at", tickets.c.status, tickets.c.closed_at)
-
 
 class CallbackAttemptModel(Base):
     """One try to survey a ticket. ``outcome`` is NULL while due, running or (chat) waiting."""
@@ -25,8 +53,8 @@ class CallbackAttemptModel(Base):
     __tablename__ = "callback_attempts"
     __table_args__ = (
         UniqueConstraint("ticket_id", "attempt"),
-        CheckConstraint(_in_list("outcome", OUTCOMES), name="outcome"),
-        CheckConstraint(_in_list("channel", CHANNELS), name="channel"),
+        CheckConstraint(in_list("outcome", OUTCOMES), name="outcome"),
+        CheckConstraint(in_list("channel", CHANNELS), name="channel"),
         Index(None, "outcome", "scheduled_at"),
         Index(None, "call_id"),
     )
@@ -54,7 +82,7 @@ class SurveyResultModel(Base):
     __tablename__ = "survey_results"
     __table_args__ = (
         UniqueConstraint("ticket_id"),
-        CheckConstraint(_in_list("satisfaction", SATISFACTION), name="satisfaction"),
+        CheckConstraint(in_list("satisfaction", SATISFACTION), name="satisfaction"),
         Index(None, "completed_at"),
     )
 
