@@ -28,6 +28,12 @@ UNANSWERED_CAUSES: dict[int, tuple[str, str]] = {
     34: ("failed", "congestion"), 38: ("failed", "congestion"), 41: ("failed", "congestion"),
     42: ("failed", "congestion"), 1: ("failed", "unallocated number"), 28: ("failed", "invalid number"),
 }
+# The Dial event's status for the originated channel (its "peer"), for when the hangup cause says nothing:
+# a real Asterisk 23 destroys an originated Local channel whose callee was busy with cause 0.
+DIAL_STATUSES: dict[str, tuple[str, str]] = {
+    "BUSY": ("busy", "busy"), "NOANSWER": ("no_answer", "no answer"), "CONGESTION": ("failed", "congestion"),
+    "CHANUNAVAIL": ("failed", "channel unavailable"),
+}
 
 
 @dataclass(frozen=True)
@@ -79,13 +85,14 @@ class AriConfig:
     max_call_s: float = 3600.0            # a channel still there after this long is hung up
 
 
-def unanswered_result(cause: Any) -> CallResult:
-    """The outcome of a call that was never answered, from the channel's hangup cause."""
+def unanswered_result(cause: Any, dial_status: str = "") -> CallResult:
+    """The outcome of a call that was never answered: its hangup cause, else the Dial status, else no answer."""
     try:
-        status, what = UNANSWERED_CAUSES.get(int(cause), ("no_answer", "not answered"))
+        known = UNANSWERED_CAUSES.get(int(cause))
     except (TypeError, ValueError):  # no cause known (e.g. a poll that found the channel gone)
-        status, what = "no_answer", "not answered"
-    return CallResult(status, f"{what} (hangup cause {cause})")
+        known = None
+    status, what = known or DIAL_STATUSES.get(dial_status, ("no_answer", "not answered"))
+    return CallResult(status, f"{what} (hangup cause {cause}" + (f", dial status {dial_status})" if dial_status else ")"))
 
 
 class AriDialer:
@@ -130,18 +137,21 @@ class AriDialer:
         """ARI's event WebSocket for all channels (subscribeAll), or None (then the channel is polled)."""
         url = "ws" + self.config.url[len("http"):] if self.config.url.startswith("http") else self.config.url
         try:
-            return await self.session.ws_connect(f"{url}/ari/events", auth=self._auth, heartbeat=30,
-                                                 params={"app": f"{self.config.app}-{call_id}", "subscribeAll": "true"})
+            # timeout: the close handshake; Asterisk does not always answer it, and the call is over by then
+            connect = self.session.ws_connect(f"{url}/ari/events", auth=self._auth, heartbeat=30, timeout=2.0,
+                                              params={"app": f"{self.config.app}-{call_id}", "subscribeAll": "true"})
+            return await asyncio.wait_for(connect, 10.0)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             log.warning("call %s: ARI events unavailable (%s): polling the channel; a busy callee may be "
                         "recorded as no answer", call_id, exc)
             return None
 
     async def _on_events(self, channel_id: str, ws: aiohttp.ClientWebSocketResponse) -> CallResult:
-        """The channel's events until ChannelDestroyed: 'Up' once means answered, else its hangup cause."""
+        """The channel's events until ChannelDestroyed: 'Up' once means answered, else its hangup cause or the
+        status of the Dial that rang it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.max_call_s
-        answered = False
+        answered, dial_status = False, ""
         while True:
             try:
                 msg = await asyncio.wait_for(ws.receive(), max(0.0, deadline - loop.time()))
@@ -159,6 +169,9 @@ class AriDialer:
             except ValueError:
                 log.warning("call %s: ARI sent an event that is not JSON; ignored", channel_id)
                 continue
+            if event.get("type") == "Dial" and (event.get("peer") or {}).get("id") == channel_id:
+                dial_status = event.get("dialstatus") or dial_status
+                continue
             channel = event.get("channel") or {}
             if not isinstance(channel, dict) or channel.get("id") != channel_id:
                 continue
@@ -166,7 +179,7 @@ class AriDialer:
             if event.get("type") == "ChannelDestroyed":
                 if answered:
                     return CallResult("answered")
-                result = unanswered_result(event.get("cause"))
+                result = unanswered_result(event.get("cause"), dial_status)
                 log.info("call %s: %s", channel_id, result.detail)
                 return result
 

@@ -35,11 +35,20 @@ def destroyed(channel_id: str, cause: int, state: str = "Ringing") -> dict:
     return ari_event("ChannelDestroyed", channel_id, state, cause=cause, cause_txt=texts.get(cause, "Unknown"))
 
 
-def ringing_then(cause: int | None, answered: bool = False):
+def dial(channel_id: str, status: str) -> dict:
+    """ARI's Dial event for the originated channel (the "peer" of the originate's dial)."""
+    peer = ari_event("Dial", channel_id, "Down")["channel"]
+    return {"type": "Dial", "timestamp": "2026-12-03T09:00:00.000+0800", "application": "seat-dialer",
+            "dialstatus": status, "forward": "", "dialstring": "13912345678@trunk", "peer": peer}
+
+
+def ringing_then(cause: int | None, answered: bool = False, dial_status: str = ""):
     """The events of one originated call: ringing, answered or not, destroyed with `cause`."""
     def script(channel_id: str) -> list[dict]:
-        events = [ari_event("ChannelCreated", channel_id, "Down"),
+        events = [ari_event("ChannelCreated", channel_id, "Down"), dial(channel_id, ""),
                   ari_event("ChannelStateChange", channel_id, "Ringing")]
+        if dial_status:
+            events.append(dial(channel_id, dial_status))
         if answered:
             events.append(ari_event("ChannelStateChange", channel_id, "Up"))
         return events + [destroyed(channel_id, cause if cause is not None else 16, "Up" if answered else "Ringing")]
@@ -161,8 +170,10 @@ def test_refused_originate_is_a_failed_call() -> None:
     (ringing_then(19), "no_answer", "no answer (hangup cause 19)"),
     (ringing_then(34), "failed", "congestion (hangup cause 34)"),
     (ringing_then(21), "busy", "rejected (hangup cause 21)"),
+    (ringing_then(0, dial_status="BUSY"), "busy", "busy (hangup cause 0, dial status BUSY)"),
+    (ringing_then(0), "no_answer", "not answered (hangup cause 0)"),
     (ringing_then(16, answered=True), "answered", ""),
-], ids=["busy", "no-answer", "congestion", "rejected", "answered"])
+], ids=["busy", "no-answer", "congestion", "rejected", "busy-on-a-local-channel", "no-cause", "answered"])
 def test_the_outcome_comes_from_aris_channel_events(script, status, detail) -> None:
     fake = FakeAri([], events=script)  # a GET would find the channel gone: only the events can tell
     result, polls = asyncio.run(_dial(fake))
