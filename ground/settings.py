@@ -88,6 +88,8 @@ class VoiceSettings:
     tts_voice: str | None = None  # TTS_VOICE
     tts_threads: str = "1"  # TTS_THREADS (the espeak driver allows one engine per process: only warned about)
     tts_cache_size: int = 128  # TTS_CACHE_SIZE
+    dialogue_timeout_s: float = 8.0  # VOICE_DIALOGUE_TIMEOUT_S: longest wait for one dialogue answer on the phone
+    filler_s: float = 1.5  # VOICE_FILLER_S: "请稍等" when the dialogue has not answered after this long
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,16 @@ def _voice(env: Mapping[str, str]) -> VoiceSettings:
         tts_voice=env.get("TTS_VOICE", "").strip() or None,
         tts_threads=env.get("TTS_THREADS", "1").strip(),
         tts_cache_size=max(0, env_number(env, "TTS_CACHE_SIZE", 128, int)),
+        dialogue_timeout_s=_positive(env, "VOICE_DIALOGUE_TIMEOUT_S", 8.0),
+        filler_s=_positive(env, "VOICE_FILLER_S", 1.5),
     )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env_number(env, name, default, float)
+    if value <= 0:
+        raise ValueError(f"{name}={value:g} must be more than 0 seconds")
+    return value
 
 
 def _admin(env: Mapping[str, str], rasa: RasaSettings) -> AdminSettings:

@@ -11,7 +11,9 @@ byte; 0x10 audio, signed 16-bit little-endian mono 8 kHz (20 ms = 320 bytes);
 0x11 = 16 kHz; the merged one does not). Asterisk sends the UUID first; from us
 it reads only hangup and audio frames, and its reader fails on a UUID, DTMF,
 error or empty audio frame. The dialplan app always sends 8 kHz; otherwise slin
-is labelled by rate and any non-slin codec goes out as 0x10. Sources:
+is labelled by rate and any non-slin codec goes out as 0x10 (e.g. 160-byte µ-law frames from
+``Dial(AudioSocket/host:port/uuid/c(ulaw))``; see voice/linecodec.py). The dialplan app hangs up after
+2,000 ms without a frame in either direction (``Call.keep_alive``). Sources:
 https://docs.asterisk.org/Configuration/Channel-Drivers/AudioSocket/ ,
 https://github.com/asterisk/asterisk/blob/master/res/res_audiosocket.c ,
 https://github.com/asterisk/asterisk/pull/1492 ,
@@ -128,7 +130,9 @@ async def read_event(reader: asyncio.StreamReader, max_payload: int = DEFAULT_MA
     kind, length = _HEADER.unpack(header)
     if kind in AUDIO_KINDS:
         if length == 0 or length % 2:
-            raise AudioSocketError(f"audio frame of {length} bytes, expected a non-zero even length")
+            hint = (" (odd-sized: not 16-bit linear audio; give the channel driver c(slin) or c(slin16))"
+                    if length % 2 else "")
+            raise AudioSocketError(f"audio frame of {length} bytes, expected a non-zero even length{hint}")
     elif kind in _FIXED:
         name, allowed = _FIXED[kind]
         if length not in allowed:
@@ -190,6 +194,30 @@ class AudioPacer:
             return generation == self._generation and await self._sleep_until(
                 loop, start + len(pcm) / (2 * sample_rate))
 
+    @property
+    def playing(self) -> bool:
+        """A play() is running (or waiting for the one before it)."""
+        return self._lock.locked()
+
+    async def keep_alive(self, sample_rate: Callable[[], int]) -> None:
+        """Send a 20 ms silence frame every 20 ms while nothing is being played, until cancelled.
+
+        Asterisk's app_audiosocket hangs up after 2,000 ms without a frame in either direction
+        (apps/app_audiosocket.c, MAX_WAIT_TIMEOUT_MSEC), so a listening seat must keep talking.
+        The rate is read per frame: the call's rate may be learnt late.
+        """
+        loop = asyncio.get_running_loop()
+        step = self._frame_ms / 1000.0
+        due = loop.time()
+        while True:
+            if not self.playing:
+                await self._send(Audio(bytes(frame_bytes(sample_rate(), self._frame_ms)), sample_rate()))
+            due += step
+            lag = loop.time() - due
+            if lag > self._max_lag:  # stalled: rebase rather than burst
+                due = loop.time()
+            await asyncio.sleep(max(0.0, due - loop.time()))
+
     async def _sleep_until(self, loop: asyncio.AbstractEventLoop, deadline: float) -> bool:
         """Sleep until ``deadline``; returns False at once on stop()."""
         waiter: asyncio.Future[bool] = loop.create_future()
@@ -221,6 +249,10 @@ class Call:
         self._first: Optional[CallId] = first
         self._reader, self._writer, self._max_payload = reader, writer, max_payload
         self._pacer = AudioPacer(self._send_frame)
+        # Called (synchronously) the moment the other side is known gone (hangup or error frame, EOF,
+        # bad input), before the connection is closed: a dialplan reading the outcome right after
+        # hang-up must not race the close.
+        self.on_end: Optional[Callable[[], None]] = None
 
     async def events(self) -> AsyncIterator[Event]:
         """Events from the CallId on; at Hangup/Error, EOF or bad input (logged) the call closes and this ends."""
@@ -238,10 +270,18 @@ class Call:
                 event = None
             if event is None:
                 break
+            if isinstance(event, (Hangup, Error)):
+                self._ended()
             yield event
             if isinstance(event, (Hangup, Error)):
                 break
+        self._ended()
         await self.close()
+
+    def _ended(self) -> None:
+        hook, self.on_end = self.on_end, None
+        if hook is not None:
+            hook()
 
     async def send_audio(self, pcm: bytes, sample_rate: int = 8000) -> bool:
         """Play PCM to the caller in real time; False if stopped or disconnected."""
@@ -253,6 +293,13 @@ class Call:
     def stop_audio(self) -> None:
         """Barge-in: make send_audio() return now."""
         self._pacer.stop()
+
+    async def keep_alive(self, sample_rate: Callable[[], int]) -> None:
+        """Silence frames at ``sample_rate()`` whenever no audio is being played, until cancelled or closed."""
+        try:
+            await self._pacer.keep_alive(sample_rate)
+        except (ConnectionError, OSError):
+            pass
 
     async def hangup(self) -> None:
         """Send a hangup frame and close the connection."""

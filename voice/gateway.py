@@ -3,9 +3,16 @@
 Per connection: the caller number and context registered for the UUID through the control API
 (voice/control.py) are passed to the session; caller audio, DTMF frames (0x03) and in-band key tones go
 into the session; the bot's speech goes back paced in real time (AudioPacer) and stops on barge-in.
-When the session ends (goodbye, silence, handoff, error) the gateway sends the AudioSocket hangup
-frame and records the outcome, which the dialplan reads with ``GET /calls/{uuid}/outcome`` to continue
-(e.g. to the agents' queue after a handoff). Run: ``python -m voice.gateway`` (``seat serve voice``).
+When the session ends (goodbye, silence, handoff, error) the gateway records the outcome, then sends the
+AudioSocket hangup frame; the dialplan reads it with ``GET /calls/{uuid}/outcome`` to continue (e.g. to
+the agents' queue after a handoff). A caller's hang-up is recorded the moment the socket reports it.
+
+What a real Asterisk needs (issue 19): the line is kept alive with 20 ms silence frames whenever no
+prompt plays (app_audiosocket hangs up after 2 s without a frame either way); the call's rate is the
+rate of the first caller frame, whenever it comes; kind-0x10 audio that is really µ-law or A-law (the
+channel driver's ``c(ulaw)``) is decoded, anything else refused with one log line naming the fix
+(voice/linecodec.py); the greeting plays at once and a slow dialogue answer gets a filler.
+Run: ``python -m voice.gateway`` (``seat serve voice``).
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ from voice import asr, prompts
 from voice.audiosocket import Audio, AudioSocketServer, Call, CallId, Dtmf, Error, Hangup
 from voice.control import CallRegistry, make_app
 from voice.events import BotAudio, Event, Handoff, SessionEnded, StopPlayback
+from voice.linecodec import LineCodec
 from ground.rasa_client import RasaClient
 from voice.recognizers import RecognizerPool
 from voice.session import CallSession, SessionConfig
@@ -49,6 +57,8 @@ class GatewayConfig:
     first_audio_wait_s: float = 0.3  # how long to wait for the first audio frame to learn the rate
     database_url: Optional[str] = None  # for handoffs the gateway decides itself (dialogue down)
     warm_recognizers: int = 2  # VOICE_WARM_RECOGNIZERS: idle warmed recognizers kept per sample rate
+    dialogue_timeout_s: float = 8.0  # VOICE_DIALOGUE_TIMEOUT_S: longest wait for one dialogue answer, then handoff
+    filler_after_s: float = 1.5  # VOICE_FILLER_S: "请稍等" when the dialogue has not answered after this long
 
     vosk_model: str = ""  # VOSK_MODEL; "" = the fallback test model (said loudly)
 
@@ -67,6 +77,8 @@ class GatewayConfig:
             database_url=settings.db.url,
             warm_recognizers=voice.warm_recognizers,
             vosk_model=voice.vosk_model,
+            dialogue_timeout_s=voice.dialogue_timeout_s,
+            filler_after_s=voice.filler_s,
         )
 
 
@@ -203,12 +215,12 @@ class VoiceGateway:
         record = self.registry.get(call_id)
         caller, context = (record.caller, dict(record.context)) if record else (None, {})
         self.registry.upsert(call_id, state="active", caller=caller, context=context)
+        call.on_end = lambda: self._caller_gone(call_id)
         log.info("call %s from %s (%s) on %s", call_id, mask_phone(caller) if caller else "unknown number",
                  "registered" if record else "not registered", call.peer)
         inbox: asyncio.Queue[Any] = asyncio.Queue(QUEUE_FRAMES)
-        reader = asyncio.create_task(self._read(call, inbox))
+        tasks: list[Optional[asyncio.Task[Any]]] = [asyncio.create_task(self._read(call, inbox))]
         session: Optional[CallSession] = None
-        player: Optional[asyncio.Task[None]] = None
         reason = "caller_hangup"
         try:
             first = await self._first_event(inbox)
@@ -216,6 +228,7 @@ class VoiceGateway:
                 log.info("call %s: gone before the greeting", call_id)
                 return
             rate = first.sample_rate if isinstance(first, Audio) else 8000
+            heard_rate = isinstance(first, Audio)  # else the rate is a guess until the first frame
             if rate not in SUPPORTED_RATES:
                 log.warning("call %s: audio at %s Hz is not supported (use 8 or 16 kHz slin); hanging up",
                             call_id, rate)
@@ -225,12 +238,18 @@ class VoiceGateway:
             session = CallSession(
                 call_id, SessionConfig(rasa_url=self.config.rasa_url, sample_rate=rate,
                                        silence_reprompt_s=self.config.silence_reprompt_s,
-                                       endpoint_silence_ms=self.config.endpoint_silence_ms),
+                                       endpoint_silence_ms=self.config.endpoint_silence_ms,
+                                       greeting=prompts.greeting_for(context), filler=prompts.FILLER,
+                                       filler_after_s=self.config.filler_after_s,
+                                       dialogue_timeout_s=self.config.dialogue_timeout_s),
                 self._on_event(call, call_id, audio_out), caller=caller, model=self.model, clock=self.clock,
                 rasa=self.rasa, tts=self.tts, extra_metadata=context, recognizers=self.pool(rate))
             self.sessions[call_id] = session
-            player = asyncio.create_task(self._play(call, audio_out, lambda: session.playback_finished()))
-            await session.start()
+            current = session
+            tasks += [asyncio.create_task(self._play(call, audio_out, lambda: current.playback_finished())),
+                      asyncio.create_task(call.keep_alive(lambda: current.config.sample_rate)),
+                      asyncio.create_task(session.start())]  # the greeting plays while we listen
+            codec = LineCodec()
             event = first
             while not session.ended:
                 if event is None:
@@ -242,29 +261,58 @@ class VoiceGateway:
                     log.warning("call %s: Asterisk reported error 0x%02x", call_id, event.code)
                     break
                 if isinstance(event, Audio):
-                    if event.sample_rate != rate:
+                    if not heard_rate:
+                        heard_rate = True
+                        if event.sample_rate not in SUPPORTED_RATES:
+                            log.warning("call %s: audio at %s Hz is not supported (use 8 or 16 kHz slin); "
+                                        "hanging up", call_id, event.sample_rate)
+                            reason = "error"
+                            break
+                        await session.set_rate(event.sample_rate, self.pool(event.sample_rate))
+                    if event.sample_rate != session.config.sample_rate:
                         log.warning("call %s: audio switched from %s to %s Hz mid-call; hanging up",
-                                    call_id, rate, event.sample_rate)
+                                    call_id, session.config.sample_rate, event.sample_rate)
                         reason = "error"
                         break
-                    await session.feed_audio(event.pcm)
+                    pcm = event.pcm
+                    if event.sample_rate == 8000:  # kind 0x10: may be µ-law/A-law from the channel driver
+                        known = codec.codec
+                        pcm = codec.feed(pcm)
+                        if codec.refused:
+                            log.error("call %s: %s; hanging up", call_id, codec.refused)
+                            reason = "error"
+                            break
+                        if codec.note and not known:
+                            log.warning("call %s: %s", call_id, codec.note)
+                    await session.feed_audio(pcm)
                 elif isinstance(event, Dtmf):
                     await session.feed_dtmf(event.digit)
                 event = None
         finally:
-            cleanup = asyncio.ensure_future(self._end_call(call, call_id, session, reason, (player, reader)))
+            cleanup = asyncio.ensure_future(self._end_call(call, call_id, session, reason, tuple(tasks)))
             try:
                 await asyncio.shield(cleanup)
             except asyncio.CancelledError:  # stopping the server: clean up all the same
                 await cleanup
                 raise
 
+    def _caller_gone(self, call_id: str) -> None:
+        """The socket reported the end (hangup/error frame, EOF): the outcome is there at once for the dialplan."""
+        record = self.registry.get(call_id)
+        if record is not None and record.state == "active" and not record.outcome:
+            self.registry.upsert(call_id, outcome="caller_hangup")
+
     async def _end_call(self, call: Call, call_id: str, session: Optional[CallSession], reason: str,
                         tasks: tuple[Optional[asyncio.Task[None]], ...]) -> None:
         """Close the session (the recognizer goes back), stop playback and reading, hang up, record."""
+        if reason == "error":  # before anything else: the dialplan reads it as soon as the socket closes
+            self.registry.upsert(call_id, outcome=reason)
         if session is not None:
             await session.close(reason)
             reason = session.ended or reason
+        record = self.registry.get(call_id)
+        outcome = (record.outcome if record is not None and record.outcome else None) or reason
+        self.registry.upsert(call_id, state="ended", outcome=outcome)
         running = [t for t in tasks if t is not None]
         for task in running:
             task.cancel()
@@ -274,8 +322,7 @@ class VoiceGateway:
         else:
             await call.hangup()
         self.sessions.pop(call_id, None)
-        self.registry.upsert(call_id, state="ended", outcome=reason)
-        log.info("call %s: done (%s)", call_id, reason)
+        log.info("call %s: done (%s)", call_id, outcome)
 
     async def _first_event(self, inbox: "asyncio.Queue[Any]") -> Any:
         """The event after the UUID if it comes soon (its audio rate sets the call's rate), else None."""

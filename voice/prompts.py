@@ -6,7 +6,17 @@ from typing import Optional
 STILL_THERE = "您好，请问还在吗？"
 SILENCE_GOODBYE = "很抱歉，一直没有听到您的声音，先为您挂断了。如需帮助请再次拨打12345，再见。"
 DIALOGUE_DOWN = "抱歉，系统暂时无法处理，正在为您转接人工客服，请稍候。"
-FIXED_PROMPTS = (STILL_THERE, SILENCE_GOODBYE, DIALOGUE_DOWN)  # synthesised once and cached
+# Phone calls: said at once on answer, while the dialogue prepares its greeting, which starts with the same
+# words (domain.yml utter_greet; bot/survey.py's survey opening): the session takes them off its reply.
+GREETING = "您好，这里是12345市民服务热线智能客服。"
+SURVEY_GREETING = "您好，这里是12345市民服务热线回访，"
+FILLER = "请稍等。"  # the dialogue is slow to answer: no dead air
+FIXED_PROMPTS = (STILL_THERE, SILENCE_GOODBYE, DIALOGUE_DOWN, GREETING, SURVEY_GREETING, FILLER)  # cached
+
+
+def greeting_for(context: dict) -> str:
+    """The fixed greeting of a phone call: the survey's when the call runs a satisfaction survey."""
+    return SURVEY_GREETING if context.get("survey_ticket") else GREETING
 
 
 class SilencePolicy:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from nlu.asr_repair import repair
@@ -54,6 +54,11 @@ class SessionConfig:
     max_utterance_s: float = 20.0  # an utterance is cut (and sent) after this long: endless audio
     vad_hangover_ms: int = 1500  # the recognizer is fed until this long after the last loud audio
     vad_preroll_ms: int = 300  # quiet audio kept and fed before a loud onset
+    greeting: str = ""  # phone: said at once on start(), not after the dialogue's answer to start_text;
+    #                     that answer's first text loses this opening if it starts with it
+    filler: str = ""  # phone: said once when the dialogue has not answered a turn after filler_after_s
+    filler_after_s: float = 1.5  # VOICE_FILLER_S
+    dialogue_timeout_s: float = 30.0  # VOICE_DIALOGUE_TIMEOUT_S: longest wait for one dialogue answer
 
 
 async def default_tts(text: str, sample_rate: int) -> bytes:
@@ -82,6 +87,8 @@ class CallSession:
         self.extra_metadata = dict(extra_metadata or {})
         self._model, self._pool = model, recognizers
         self._recognizer: Recognizer | None = None  # taken in start(), given back in close()
+        self._recognizer_pool: "RecognizerPool | None" = None  # where it came from
+        self._heard_audio = False  # caller audio was fed (the rate can no longer change)
         self._asr_base = (0.0, 0.0, 0.0)
         self._endpointer = Endpointer(config.endpoint_silence_ms, config.sample_rate)
         self._collector = DtmfCollector(config.dtmf_timeout_s, config.dtmf_max_digits)
@@ -110,30 +117,59 @@ class CallSession:
         """Get the call's recognizer (see voice.recognizers.acquire). Idempotent; start() calls it."""
         if self._recognizer is not None or self.ended:
             return
-        rec = await recognizers.acquire(self._pool, self._model, self.config.sample_rate)
+        pool, rate = self._pool, self.config.sample_rate
+        rec = await recognizers.acquire(pool, self._model, rate)
         if rec is None:
             return
-        if self.ended or self._recognizer is not None:  # closed (or prepared) meanwhile
-            await recognizers.release(self._pool, rec)
+        if self.ended or self._recognizer is not None or rate != self.config.sample_rate:
+            await recognizers.release(pool, rec)  # closed, prepared or re-rated meanwhile
             return
-        self._recognizer = rec
+        self._recognizer, self._recognizer_pool = rec, pool
         self._asr_base = (rec.audio_s, rec.cpu_s, rec.wall_s)
 
-    async def start(self) -> None:
-        """Send start_text to Rasa and speak the reply (BotText + BotAudio)."""
-        await self._emit(SessionStarted(self.call_id))
-        await self.prepare()
-        if self.ended:
+    async def set_rate(self, sample_rate: int, recognizers: "RecognizerPool | None" = None) -> None:
+        """The caller's audio turned out to be at `sample_rate` (its first frame came late): listen at that rate
+        from now on (recognizer, endpointer, key tones, and the bot's speech). Only before any caller audio."""
+        if sample_rate == self.config.sample_rate:
             return
+        if self._heard_audio:
+            raise ValueError(f"caller audio already came at {self.config.sample_rate} Hz")
+        log.info("call %s: caller audio is at %d Hz, not %d: listening at %d Hz", self.call_id, sample_rate,
+                 self.config.sample_rate, sample_rate)
+        self.config = replace(self.config, sample_rate=sample_rate)
+        self._pool = recognizers
+        self._endpointer = Endpointer(self.config.endpoint_silence_ms, sample_rate)
+        self._detector = GoertzelDetector(sample_rate) if self.config.inband_dtmf else None
+        self._gate = EnergyGate(sample_rate, self.config.vad_hangover_ms, self.config.vad_preroll_ms)
+        self._asr_chunk = max(2, sample_rate * self.config.asr_chunk_ms // 1000 * 2)
+        self._asr_buf.clear()
+        old, self._recognizer = self._recognizer, None
+        if old is not None:
+            await _release(self._recognizer_pool, old)
+        await self.prepare()
+
+    async def start(self) -> None:
+        """Greet: the fixed greeting (if any) at once, then start_text to the dialogue and its reply spoken."""
+        await self._emit(SessionStarted(self.call_id))
+        if not self.config.greeting:
+            await self.prepare()
+            if self.ended:
+                return
+            if self.config.tick_interval_s > 0:
+                self._spawn(self._ticker())
+            await self._turn(self.config.start_text, "start")
+            return
+        # Phone: the caller hears the greeting while the recognizer is taken and the dialogue thinks.
         if self.config.tick_interval_s > 0:
             self._spawn(self._ticker())
-        await self._turn(self.config.start_text, "start")
+        await self._turn(self.config.start_text, "start", opening=self.config.greeting)
 
     async def feed_audio(self, pcm: bytes) -> None:
         """Caller audio: s16le mono at config.sample_rate, any length."""
         if self.ended or self._ending or not pcm:
             return
         pcm = pcm[: len(pcm) // 2 * 2]
+        self._heard_audio = True
         tone = False
         if self._detector is not None and not self._frame_dtmf_seen:
             for digit in self._detector.feed(pcm):
@@ -219,7 +255,7 @@ class CallSession:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
         if self._recognizer is not None:
-            await recognizers.release(self._pool, self._recognizer)
+            await _release(self._recognizer_pool, self._recognizer)
         if self._own_rasa:
             await self._rasa.close()
         log.info("call %s ended: %s", self.call_id, reason)
@@ -326,8 +362,13 @@ class CallSession:
             await self._emit(FinalTranscript(text))
             self._spawn(self._turn(text, "speech"))
 
-    async def _turn(self, text: str, source: str) -> None:
-        """One message to the dialogue and the bot's spoken reply (turns run one at a time)."""
+    async def _turn(self, text: str, source: str, opening: str = "") -> None:
+        """One message to the dialogue and the bot's spoken reply (turns run one at a time).
+
+        `opening` (the phone's fixed greeting) is spoken while the dialogue works on the message, and
+        taken off the front of its first reply text. Every dialogue call is bounded by
+        dialogue_timeout_s; a slow answer gets the filler spoken (once) after filler_after_s.
+        """
         async with self._turn_lock:
             if self.ended or self._ending:
                 return
@@ -335,8 +376,14 @@ class CallSession:
             if source != "start":
                 self._silence.answered()
             started = time.perf_counter()
+            request = asyncio.ensure_future(self._ask(text, source))
             try:
-                reply = await self._rasa.send(self.call_id, text, self._metadata(source))
+                if opening:
+                    await self._speak([opening], remember=False)
+                    await self.prepare()
+                if self.config.filler:
+                    await self._filler_while(request, started)
+                reply = await request
                 log.debug("call %s: dialogue answered %s input in %.0f ms", self.call_id, source,
                           (time.perf_counter() - started) * 1000)
             except RasaError as exc:
@@ -344,13 +391,39 @@ class CallSession:
                 await self._speak([prompts.DIALOGUE_DOWN])
                 await self._end("handoff", Handoff("dialogue unavailable"))
                 return
-            await self._speak(reply.texts)
+            finally:
+                if not request.done():  # cancelled (hang-up): the dialogue call goes too
+                    request.cancel()
+            texts = list(reply.texts)
+            if opening and texts and texts[0].startswith(opening):
+                texts[0] = texts[0][len(opening):].strip()
+                texts = [t for t in texts if t]
+            await self._speak(texts)
             if reply.end_call == EndCall.HANDOFF:
                 await self._end("handoff", Handoff(reply.reason or "handoff"))
             elif reply.end_call:
                 await self._end("bot_hangup")
         if not self._pending_audio and not self._ending:
             self._silence.idle(self._clock())
+
+    async def _ask(self, text: str, source: str) -> Any:
+        """One dialogue call, bounded by dialogue_timeout_s (RasaError when it takes longer)."""
+        try:
+            return await asyncio.wait_for(self._rasa.send(self.call_id, text, self._metadata(source)),
+                                          self.config.dialogue_timeout_s)
+        except asyncio.TimeoutError:
+            raise RasaError(f"no answer within {self.config.dialogue_timeout_s:g} s") from None
+
+    async def _filler_while(self, request: "asyncio.Future[Any]", started: float) -> None:
+        """Say the filler once if `request` is not done filler_after_s after `started` and nothing is playing."""
+        remaining = self.config.filler_after_s - (time.perf_counter() - started)
+        if remaining > 0:
+            await asyncio.wait({request}, timeout=remaining)
+        while not request.done() and self._pending_audio and not self.ended:  # the greeting still plays
+            await asyncio.wait({request}, timeout=0.05)
+        if not request.done() and not self.ended:
+            log.info("call %s: the dialogue is slow (%.1f s): filler", self.call_id, time.perf_counter() - started)
+            await self._speak([self.config.filler], remember=False)
 
     async def _say_locked(self, texts: list[str]) -> None:
         async with self._turn_lock:
@@ -393,3 +466,7 @@ class CallSession:
         self._ending_deadline = self._clock() + self.config.end_grace_s
         if not self._pending_audio:
             self._spawn(self.close(reason))
+
+
+async def _release(pool: "RecognizerPool | None", rec: Recognizer) -> None:
+    await recognizers.release(pool, rec)
