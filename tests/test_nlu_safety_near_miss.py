@@ -1,4 +1,4 @@
-"""The emergency guard on near misses (nlu/test/emergency_near_miss.yml): routine business that names a
+"""The emergency guard on near misses (nlu/emergency_near_miss.yml): routine business that names a
 hazard is never sent to 110/119/120, danger now is never missed, and a DIET `emergency` guess for routine
 business is replaced by the next intent while real distress keeps it."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from rasa.shared.nlu.training_data.message import Message
 from nlu.safety import EmergencyIntentGuard, detect_emergency
 from ground.settings import REPO_ROOT
 
-NEAR_MISS = yaml.safe_load((REPO_ROOT / "nlu" / "test" / "emergency_near_miss.yml").read_text(encoding="utf-8"))
+NEAR_MISS = yaml.safe_load((REPO_ROOT / "nlu" / "emergency_near_miss.yml").read_text(encoding="utf-8"))
 DANGER = [(d["text"], d["number"]) for d in NEAR_MISS["danger"]]
 ROUTINE = list(NEAR_MISS["routine"])
 
