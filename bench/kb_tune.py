@@ -79,11 +79,20 @@ def main() -> None:
     sets = {"last": held[:n_llo], "story": held[n_llo:]}
     print(f"dev: {len(held)} in scope ({n_llo} last paraphrases, {len(held) - n_llo} stories), {len(oos)} out of scope; "
           f"top-1 {top1(idx, held):.1%} (last {top1(idx, sets['last']):.1%}, stories {top1(idx, sets['story']):.1%})")
-    hits = {name: [(idx.search(q, 2), k) for q, k in qs] for name, qs in sets.items()}
-    hits_out = [idx.search(q, 2) for q in oos]
+    def looked_up(q):
+        """The two best hits and what decide() checks before any threshold: the question names something
+        (key entities) and the best entry shares one of them."""
+        found = idx.search(q, 2)
+        keys = kb_index.key_terms(q)
+        return found, bool(keys), bool(found) and kb_index.shares_key_entity(q, found[0].entry, keys)
 
-    def answers(found, answer_cov, sure_cov, margin, fit):
-        if not found:
+    hits = {name: [(looked_up(q), k) for q, k in qs] for name, qs in sets.items()}
+    hits_out = [looked_up(q) for q in oos]
+
+    def answers(looked, answer_cov, sure_cov, margin, fit):
+        """decide()'s answer rule (nlu/kb_index.py) with the given thresholds."""
+        found, names_something, shares = looked
+        if not found or not shares or not names_something:
             return None
         best, second = found[0], found[1] if len(found) > 1 else None
         ratio = second.score / best.score if second else 0.0
@@ -97,7 +106,8 @@ def main() -> None:
 
     current = (kb_index.ANSWER_COVERAGE, kb_index.SURE_COVERAGE, kb_index.MARGIN_RATIO, kb_index.ANSWER_FIT)
     print(f"{'answer':>7}{'sure':>6}{'margin':>7}{'fit':>6}{'last right':>11}{'wrong':>7}{'story right':>12}{'wrong':>7}{'oos':>7}")
-    grid = itertools.product((0.35, 0.4, 0.45, 0.5), (0.65, 0.75), (0.6, 0.7, 0.8, 0.9), (0.5, 0.6, 0.7, 1.01))
+    grid = itertools.product((0.3, 0.35, 0.4, 0.45, 0.5, 0.55), (0.65, 0.75, 0.85, 0.9, 0.95), (0.6, 0.7, 0.8, 0.9),
+                             (0.5, 0.6, 0.7, 0.8, 1.01))
     for thresholds in grid:
         (lr, lw), (sr, sw) = rates(hits["last"], *thresholds), rates(hits["story"], *thresholds)
         oosw = sum(1 for found in hits_out if answers(found, *thresholds)) / len(oos)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import date
-from urllib.parse import quote
+from datetime import date, datetime
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
@@ -12,6 +12,8 @@ from ground.store import audit
 from admin.common import actor, flash, form, redirect, render
 from admin.keys import ENGINE, run_sync
 from admin.security import requires
+from admin.services import kb_gaps
+from ground.settings import HOTLINE_TZ
 from ground.store import knowledge as repository
 from ground.tables.knowledge import KB_STATUSES
 from ground.store.knowledge import Entry
@@ -26,13 +28,18 @@ def _find(entries: list[Entry], key: str) -> Entry | None:
 @requires("kb")
 async def kb_list(request: web.Request) -> web.Response:
     entries = await run_sync(request.app, repository.fetch_entries, request.app[ENGINE])
-    q, topic, status = (request.query.get(k, "").strip() for k in ("q", "topic", "status"))
+    q, topic, status, review = (request.query.get(k, "").strip() for k in ("q", "topic", "status", "review"))
+    today = datetime.now(HOTLINE_TZ).date()
     topics = sorted({e.topic for e in entries})
     shown = [e for e in entries
-             if (not q or q in e.key or q in e.question or q in e.answer or any(q in p for p in e.paraphrases))
-             and (not topic or e.topic == topic) and (not status or e.status == status)]
+             if (not q or q in e.key or q in e.question or q in e.answer or any(q in p for p in e.paraphrases)
+                 or q in (e.source or "") or q == e.department)
+             and (not topic or e.topic == topic) and (not status or e.status == status)
+             and (review != "due" or (e.status != "retired" and e.review_due(today)))
+             and (review != "none" or (e.status != "retired" and (e.review_by is None or not e.source)))]
+    due = sum(1 for e in entries if e.status != "retired" and e.review_due(today))
     return await render(request, "kb_list.html", entries=shown[:500], total=len(shown), q=q, topic=topic,
-                        status=status, topics=topics, statuses=KB_STATUSES)
+                        status=status, review=review, due=due, today=today, topics=topics, statuses=KB_STATUSES)
 
 
 @requires("kb")
@@ -42,14 +49,20 @@ async def kb_edit(request: web.Request) -> web.Response:
     entry = _find(entries, key) if key else None
     if key and entry is None:
         raise web.HTTPNotFound()
+    # a new entry may start prefilled (the knowledge-gap page links here with the citizens' questions)
+    prefill = {k: request.query.get(k, "").strip() for k in ("question", "paraphrases", "topic", "department")}
+    today = datetime.now(HOTLINE_TZ).date()
     return await render(request, "kb_edit.html", entry=entry, topics=sorted({e.topic for e in entries}),
-                        statuses=KB_STATUSES)
+                        statuses=KB_STATUSES, prefill=prefill, review_due=bool(entry and entry.review_due(today)))
 
 
 def _entry_from(data: dict, key: str) -> Entry:
     def day(name: str) -> date | None:
         value = data.get(name, "").strip()
-        return date.fromisoformat(value) if value else None
+        try:
+            return date.fromisoformat(value) if value else None
+        except ValueError:
+            raise ValueError(f"日期格式不对：{value}（应为 年-月-日）") from None
 
     question, answer, topic = (data.get(k, "").strip() for k in ("question", "answer", "topic"))
     if not _KEY.match(key):
@@ -62,7 +75,8 @@ def _entry_from(data: dict, key: str) -> Entry:
     entry = Entry(key=key, topic=topic, question=question,
                   paraphrases=tuple(p.strip() for p in data.get("paraphrases", "").splitlines() if p.strip()),
                   answer=" ".join(answer.split()), department=data.get("department", "").strip() or None,
-                  valid_from=day("valid_from"), valid_to=day("valid_to"), status=status)
+                  valid_from=day("valid_from"), valid_to=day("valid_to"), status=status,
+                  source=" ".join(data.get("source", "").split()) or None, review_by=day("review_by"))
     if entry.valid_from and entry.valid_to and entry.valid_to < entry.valid_from:
         raise ValueError("有效期结束日期早于开始日期")
     return entry
@@ -104,9 +118,30 @@ async def kb_retire(request: web.Request) -> web.Response:
     raise redirect("/kb")
 
 
+@requires("kb")
+async def kb_gaps_page(request: web.Request) -> web.Response:
+    """Knowledge gaps: consultations that ended in a ticket or "没解决", grouped by similar question."""
+    try:
+        days = max(1, min(366, int(request.query.get("days", "30"))))
+    except ValueError:
+        days = 30
+    groups, by_key = await run_sync(request.app, kb_gaps.gap_groups, request.app[ENGINE], days)
+    rows = []
+    for g in groups:
+        near = by_key.get(g.candidate or "")
+        others = [q.query for q in g.questions[1:]]
+        prefill = {"question": g.label, "paraphrases": "\n".join(dict.fromkeys(others))}
+        if near:
+            prefill.update(topic=near.topic, department=near.department or "")
+        rows.append({"gap": g, "near": near, "new_url": "/kb/new?" + urlencode(prefill)})
+    return await render(request, "kb_gaps.html", rows=rows, days=days,
+                        total=sum(len(g.questions) for g in groups))
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/kb", kb_list)
+    r.add_get("/kb/gaps", kb_gaps_page)
     r.add_get("/kb/new", kb_edit)
     r.add_post("/kb", kb_save)
     r.add_get("/kb/{key}", kb_edit)
