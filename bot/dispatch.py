@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from ground.settings import current
+from nlu.categories import department_for, is_local
 
 
 
@@ -25,8 +26,6 @@ def _matches(rule: dict[str, Any], category: str | None, request_type: str | Non
     cats = rule.get("categories")
     types = rule.get("request_types")
     if "local" in rule:
-        from nlu.categories import is_local
-
         if bool(category and is_local(category)) != bool(rule["local"]):
             return False
     return (not cats or category in cats) and (not types or request_type in types)
@@ -34,8 +33,6 @@ def _matches(rule: dict[str, Any], category: str | None, request_type: str | Non
 
 def _resolve(target: str, category: str | None, district: str | None, street: str | None) -> str | None:
     if target == "department":
-        from nlu.categories import department_for
-
         return department_for(category) if category else None
     if target == "street_office":
         if district and street:

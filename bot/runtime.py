@@ -6,7 +6,10 @@ import functools
 import threading
 from typing import Any, Callable, TypeVar
 
+from bot.knowledge import KnowledgeBase
+from ground.db import create_engine
 from ground.settings import current
+from ground.store.tickets import TicketStore
 
 T = TypeVar("T")
 _lock = threading.Lock()
@@ -17,9 +20,6 @@ _kb = None
 def _store_unlocked():
     global _store
     if _store is None:
-        from ground.db import create_engine
-        from ground.store.tickets import TicketStore
-
         _store = TicketStore(create_engine(current().db.url))
     return _store
 
@@ -40,8 +40,6 @@ def knowledge_base():
     global _kb
     with _lock:
         if _kb is None:
-            from bot.knowledge import KnowledgeBase
-
             _kb = KnowledgeBase(_store_unlocked().engine)
         return _kb
 

@@ -7,7 +7,20 @@ import logging
 import signal
 from pathlib import Path
 
-from ground.settings import REPO_ROOT, Settings
+import aiohttp
+
+from callbacks.callee import SimulatedCalleeDialer
+from callbacks.chat import ChatConfig, ChatDelivery
+from callbacks.dialers import AriConfig, AriDialer
+from callbacks.notify import ClosureListener
+from callbacks.report import build_report
+from callbacks.worker import CallbackWorker
+from ground.db import create_engine
+from ground.masking import mask_phone
+from ground.settings import REPO_ROOT, Settings, rasa_auth_token
+from ground.store.survey_tries import opt_out, schedule_closed
+from ground.tables.tickets import utcnow
+from wechat.client import CustomerService
 
 log = logging.getLogger("callbacks")
 
@@ -25,29 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from ground.db import create_engine
-
     policy = settings.callbacks.policy
     if args.callbacks_command == "serve":
         return asyncio.run(serve(settings, policy))
     engine = create_engine(settings.db.url)
     try:
         if args.callbacks_command == "opt-out":
-            from ground.store.survey_tries import opt_out
-            from ground.tables.tickets import utcnow
-            from ground.masking import mask_phone
-
             opt_out(engine, args.phone, utcnow())
             print(f"callbacks: {mask_phone(args.phone)} will not be called back")
             return 0
         if args.callbacks_command == "schedule":
-            from ground.store.survey_tries import schedule_closed
-            from ground.tables.tickets import utcnow
-
             result = schedule_closed(engine, policy, utcnow())
             print(f"callbacks: {result.scheduled} scheduled, {result.skipped} not surveyed")
             return 0
-        from callbacks.report import build_report
 
         weight = policy.satisfaction_weight if args.weight is None else args.weight
         try:
@@ -69,8 +72,6 @@ def _dialer(session, settings: Settings):
     kind = settings.callbacks.dialer
     gateway = settings.callbacks.gateway_url
     if kind == "ari":
-        from callbacks.dialers import AriConfig, AriDialer
-
         ari = settings.callbacks.ari
         if ari.missing():
             raise SystemExit(f"CALLBACK_DIALER=ari needs {', '.join(ari.missing())}")
@@ -78,8 +79,6 @@ def _dialer(session, settings: Settings):
                         context=ari.context)
         return AriDialer(cfg, gateway, session)
     if kind == "simulated":
-        from callbacks.callee import SimulatedCalleeDialer
-
         return SimulatedCalleeDialer(gateway, "127.0.0.1", settings.voice.audiosocket_port, session,
                                      keys=settings.callbacks.simulated_keys)
     if kind:
@@ -89,21 +88,11 @@ def _dialer(session, settings: Settings):
 
 def _wechat_customer_service(settings: Settings):
     """WeChat surveys go out as customer-service messages when WECHAT_APP_ID/SECRET are set."""
-    # lazy, like serve's imports: only the worker needs wechatpy, not the other `seat callbacks` commands
-    from wechat.client import CustomerService
-
     wechat = settings.wechat
     return CustomerService.from_settings(wechat) if wechat.can_push else None
 
 
 async def serve(settings: Settings, policy) -> int:
-    import aiohttp
-
-    from callbacks.chat import ChatConfig, ChatDelivery
-    from callbacks.worker import CallbackWorker
-    from ground.db import create_engine
-    from ground.settings import rasa_auth_token
-
     engine = create_engine(settings.db.url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -122,7 +111,6 @@ async def serve(settings: Settings, policy) -> int:
         log.info("callbacks: %d workers, dialer %s, window %s-%s", count, type(dialer).__name__ if dialer else "none",
                  policy.window.start, policy.window.end)
         poll = settings.callbacks.poll_seconds
-        from callbacks.notify import ClosureListener
 
         wake = asyncio.Event()
         listener = ClosureListener(engine, wake, loop) if ClosureListener.supported(engine) else None

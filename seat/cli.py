@@ -3,13 +3,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import sys
 
 from sqlalchemy.engine import make_url
 
+from callbacks.cli import add_arguments as add_callbacks_arguments
+from callbacks.cli import run as run_callbacks
+from ground.db import create_engine
+from ground.rasa_models import ensure_model, model_to_serve
 from ground.settings import REPO_ROOT, Settings, current
+from ground.store import TicketStore, TicketStoreError, current_revision, head_revision, migrate, users
+from ground.store import knowledge as repository
+from ground.store.kb_rates import one_time_resolution
+from ground.store.knowledge import load_kb
+from ground.store.units import load_units
+from nlu.kb_index import KbIndex
+from seat import services
+from seat.launcher import Launcher
+from seat.services import all_services
 
 
 def _safe_url(url: str) -> str:
@@ -18,18 +32,12 @@ def _safe_url(url: str) -> str:
 
 def cmd_prepare(settings: Settings, _: argparse.Namespace) -> int:
     """Create or migrate the database and load the units."""
-    from ground.db import create_engine
-    from ground.store import migrate
-    from ground.store.units import load_units
-
     print(f"seat | database: {_safe_url(settings.db.url)}", flush=True)
     migrate(settings.db.url)
     print("seat | database schema is up to date", flush=True)
     engine = create_engine(settings.db.url)
     try:
         count = load_units(engine)
-        from ground.store.knowledge import load_kb
-
         added, updated = load_kb(engine)
     finally:
         engine.dispose()
@@ -41,16 +49,12 @@ def cmd_prepare(settings: Settings, _: argparse.Namespace) -> int:
 
 def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
     """Knowledge base: load the repo's entries, ask a question, or print the one-time resolution rate."""
-    from ground.db import create_engine
-    from ground.store import knowledge as repository
     engine = create_engine(settings.db.url)
     try:
         if args.kb_command == "load":
             added, updated = repository.load_kb(engine, update_existing=args.update)
             print(f"knowledge base: {added} added, {updated} updated")
         elif args.kb_command == "ask":
-            from nlu.kb_index import KbIndex
-
             index = KbIndex(repository.fetch_entries(engine))
             decision = index.decide(" ".join(args.question))
             for hit in index.search(" ".join(args.question)):
@@ -59,8 +63,6 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
             if decision.action == "answer":
                 print(decision.hit.entry.answer)
         else:
-            from ground.store.kb_rates import one_time_resolution
-
             print(f"{'period':<12}{'solved by KB':>14}{'consultations':>15}{'rate':>8}")
             for r in one_time_resolution(engine, by=args.by):
                 print(f"{r.period:<12}{r.resolved_by_kb:>14}{r.consultations:>15}{r.rate:>8.1%}")
@@ -71,22 +73,16 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_train(_: Settings, args: argparse.Namespace) -> int:
     """Train the Rasa model if the training data changed."""
-    from ground.rasa_models import ensure_model
-
     ensure_model(force=args.force)
     return 0
 
 
 def _launch(services) -> int:
-    from seat.launcher import Launcher
-
     return asyncio.run(Launcher(services).run())
 
 
 def _schema_behind(settings: Settings) -> str | None:
     """Why the database cannot serve this code (not migrated, or at an older revision), else None."""
-    from ground.store import current_revision, head_revision
-
     current, head = current_revision(settings.db.url), head_revision()
     if current == head:
         return None
@@ -96,9 +92,6 @@ def _schema_behind(settings: Settings) -> str | None:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Start every service of the seat in the foreground (preparing the database first when needed)."""
-    from seat.services import all_services
-    from ground.rasa_models import model_to_serve
-
     os.chdir(REPO_ROOT)
     behind = _schema_behind(settings)
     if behind:
@@ -110,9 +103,6 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     """Start one service on its own (for replicas behind a balancer)."""
-    from seat import services
-    from ground.rasa_models import model_to_serve
-
     os.chdir(REPO_ROOT)
     behind = _schema_behind(settings) if args.service != "rasa" else None  # Rasa keeps its own tables
     if behind:
@@ -137,10 +127,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
     """Admin console accounts: create a user (password prompted, or one line on stdin)."""
-    import getpass
-
-    from ground.db import create_engine
-    from ground.store import users
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -166,9 +152,6 @@ def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_tickets(settings: Settings, args: argparse.Namespace) -> int:
     """Tickets: close one (the satisfaction callback follows)."""
-    from ground.db import create_engine
-    from ground.store import TicketStore, TicketStoreError
-
     engine = create_engine(settings.db.url)
     try:
         ticket = TicketStore(engine).change_status(args.ticket_no, "closed", actor=args.actor, note=args.note)
@@ -183,9 +166,7 @@ def cmd_tickets(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_callbacks(settings: Settings, args: argparse.Namespace) -> int:
     """Satisfaction callbacks: monthly rates report, a scheduling pass, the workers."""
-    from callbacks.cli import run
-
-    return run(settings, args)
+    return run_callbacks(settings, args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,8 +205,6 @@ def main(argv: list[str] | None = None) -> int:
     close.add_argument("--actor", default="seat-cli")
     close.add_argument("--note", default=None)
     tickets.set_defaults(func=cmd_tickets)
-    from callbacks.cli import add_arguments as add_callbacks_arguments
-
     callbacks = sub.add_parser("callbacks", help=cmd_callbacks.__doc__)
     add_callbacks_arguments(callbacks)
     callbacks.set_defaults(func=cmd_callbacks)

@@ -71,7 +71,7 @@ def load_model(path: str) -> "vosk.Model":
     with _models_lock:
         model = _models.get(key)
         if model is None:
-            import vosk
+            import vosk  # lazy: a native library; see the TYPE_CHECKING import above
 
             vosk.SetLogLevel(-1)  # Kaldi logs every model load and recognizer on stderr
             try:
@@ -123,7 +123,7 @@ class Recognizer:
     def __init__(self, model: "vosk.Model", sample_rate: int) -> None:
         if sample_rate <= 0:
             raise ValueError(f"bad sample rate {sample_rate}")
-        import vosk
+        import vosk  # lazy: a native library; see the TYPE_CHECKING import above
 
         self.sample_rate = sample_rate
         self._rec: Any = vosk.KaldiRecognizer(model, float(sample_rate))

@@ -20,19 +20,23 @@ import asyncio
 import logging
 import signal
 import time
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
+import yaml
 from aiohttp import web
 
+from ground.db import create_engine
 from ground.masking import mask_phone
-from ground.settings import DEFAULT_ENDPOINT_MS, Settings, current
-from voice import asr, prompts
+from ground.rasa_client import RasaClient
+from ground.settings import DEFAULT_ENDPOINT_MS, REPO_ROOT, Settings, current
+from ground.store.tickets import TicketStore
+from voice import asr, prompts, tts
 from voice.audiosocket import Audio, AudioSocketServer, Call, CallId, Dtmf, Error, Hangup
 from voice.control import CallRegistry, make_app
 from voice.events import BotAudio, Event, Handoff, SessionEnded, StopPlayback
 from voice.linecodec import LineCodec
-from ground.rasa_client import RasaClient
 from voice.recognizers import RecognizerPool
 from voice.session import CallSession, SessionConfig
 
@@ -105,9 +109,6 @@ def _handoff_recorder(database_url: Optional[str]) -> Callable[[str, str], Await
 
     def record(call_id: str, reason: str) -> None:
         if not store:
-            from ground.db import create_engine
-            from ground.store.tickets import TicketStore
-
             store.append(TicketStore(create_engine(database_url)))  # type: ignore[arg-type]
         store[0].record_handoff(call_id, reason, {}, "voice")
 
@@ -158,8 +159,6 @@ class VoiceGateway:
         if self.model is None:
             return None
         if rate not in self.pools:
-            from voice import tts
-
             async def warm_audio() -> bytes:
                 return await tts.synthesize(prompts.STILL_THERE + prompts.DIALOGUE_DOWN, rate)
 
@@ -176,8 +175,6 @@ class VoiceGateway:
 
     async def warm_up(self, texts: list[str] | None = None, rate: int = 8000) -> int:
         """Synthesize the fixed prompts (and `texts`) into the TTS cache; the number done."""
-        from voice import tts
-
         done = 0
         for text in [*prompts.FIXED_PROMPTS, *(texts or [])]:
             try:
@@ -199,8 +196,6 @@ class VoiceGateway:
 
     async def warm_dialogue(self, attempts: int = 60) -> bool:
         """One throwaway conversation, so the first caller does not wait for Rasa's first prediction."""
-        import uuid
-
         for _ in range(attempts):
             try:
                 await self.rasa.send(f"warmup-{uuid.uuid4().hex[:12]}", "/greet", {"channel": "voice", "warmup": True})
@@ -392,10 +387,6 @@ async def serve(config: GatewayConfig) -> None:
 
 def _domain_prompts() -> list[str]:
     """The bot's fixed responses (no slot values) from domain.yml, to pre-render."""
-    import yaml
-
-    from ground.settings import REPO_ROOT
-
     try:
         domain = yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8")) or {}
     except OSError:

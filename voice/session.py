@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from nlu.asr_repair import repair
-from voice import prompts
+from voice import prompts, tts
 from voice import recognizers
 from voice.asr import Endpointer, Final, Partial, Recognizer, pcm_rms
 from voice.dtmf import DtmfCollector, GoertzelDetector
@@ -63,8 +63,6 @@ class SessionConfig:
 
 async def default_tts(text: str, sample_rate: int) -> bytes:
     """voice.tts at the nearest supported rate; texts with digit runs (phones, ticket numbers) are not cached."""
-    from voice import tts
-
     rate = sample_rate if sample_rate in tts.RATES else 16000
     pcm = await tts.synthesize(text, rate, cache=not _PERSONAL_DIGITS.search(text))
     if rate != sample_rate:

@@ -113,7 +113,7 @@ def _worker_engine(voice: str | None) -> tuple[Any, str]:
     """This thread's engine, created on first use, with a Mandarin voice selected."""
     state = _local
     if getattr(state, "engine", None) is None:
-        import pyttsx3
+        import pyttsx3  # lazy: starts espeak; only processes that speak pay for it
         import pyttsx3.drivers.espeak as espeak_driver
 
         espeak_driver.print = _quiet_print  # the driver prints "Audio saved to ..." per file
@@ -193,7 +193,7 @@ def resample(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:
     """16-bit mono PCM from `src_rate` to `dst_rate` (polyphase filter, clipped to int16)."""
     if src_rate == dst_rate or not pcm:
         return pcm
-    from scipy.signal import resample_poly
+    from scipy.signal import resample_poly  # lazy: scipy only when rates differ
 
     g = gcd(src_rate, dst_rate)
     x = np.frombuffer(pcm, dtype="<i2").astype(np.float32)

@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from bot import intake
 from bot.actions.common import current_slots, latest_intent
+from bot.actions.escalation import hand_over
 from bot.readback import category_question, readback
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,6 @@ class ValidateTicketForm(FormValidationAction):
         if reason == "outside_beijing":
             dispatcher.utter_message(response="utter_outside_beijing")
         else:
-            from bot.actions.escalation import hand_over
-
             await hand_over(dispatcher, tracker, "two failed understandings in a row", slots)
         return [SlotSet("end_reason", reason)]
 

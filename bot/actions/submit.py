@@ -12,17 +12,17 @@ from rasa_sdk.types import DomainDict
 
 from bot import runtime
 from bot.actions.common import channel_of, current_slots, reset_everything, reset_intake
+from bot.actions.escalation import hand_over
 from bot.dispatch import suggest_unit
 from bot.intake import DECLINED
 from bot.readback import ticket_filed
+from ground.store.tickets import TicketDraft
 
 logger = logging.getLogger(__name__)
 
 
 def draft_from_slots(slots: dict, conversation_id: str, channel: str):
     """The ticket the citizen confirmed, with the suggested unit."""
-    from ground.store.tickets import TicketDraft
-
     occurred = slots.get("occurred_at")
     return TicketDraft(
         request_type=slots["request_type"],
@@ -60,8 +60,6 @@ class ActionSubmitTicket(Action):
         except Exception:
             logger.exception("could not write the ticket of conversation %s", tracker.sender_id)
             dispatcher.utter_message(text="抱歉，系统暂时无法登记，正在为您转接人工客服，您的信息不会丢失。")
-            from bot.actions.escalation import hand_over
-
             await hand_over(dispatcher, tracker, "ticket store error", slots, say=False)
             return reset_intake()
         logger.info("ticket %s filed for conversation %s (%s)", ticket.ticket_no, tracker.sender_id, draft.channel)

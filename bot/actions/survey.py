@@ -13,6 +13,9 @@ from rasa_sdk.types import DomainDict
 
 from bot import runtime, survey
 from ground.end_call import EndCall, end_call_payload
+from ground.settings import current
+from ground.store import surveys
+from ground.store.survey_tries import end_try
 
 logger = logging.getLogger(__name__)
 ALL_SLOTS = (*survey.SURVEY_SLOTS, *survey.CONTEXT_SLOTS, *survey.BOOKKEEPING_SLOTS)
@@ -37,12 +40,10 @@ class ActionGreet(Action):
         return "action_greet"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        from ground.store.surveys import survey_for
-
         metadata = tracker.latest_message.get("metadata") or {}
         pending = None
         try:
-            pending = await runtime.in_thread(survey_for, runtime.ticket_store_engine(), tracker.sender_id, metadata)
+            pending = await runtime.in_thread(surveys.survey_for, runtime.ticket_store_engine(), tracker.sender_id, metadata)
         except Exception:  # the greeting must never fail because of the survey lookup
             logger.exception("survey lookup failed for %s", tracker.sender_id)
         if pending is None:
@@ -67,8 +68,6 @@ class ValidateSurveyForm(FormValidationAction):
         return "validate_survey_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        from ground.store.surveys import record_answers
-
         message = tracker.latest_message
         dtmf = (message.get("metadata") or {}).get("input") == "dtmf"
         slots = {s: tracker.get_slot(s) for s in ALL_SLOTS}
@@ -78,7 +77,7 @@ class ValidateSurveyForm(FormValidationAction):
         answered = {k: v for k, v in outcome.changes.items() if k in survey.SURVEY_SLOTS[1:]}
         attempt = tracker.get_slot("survey_attempt")
         if answered and attempt is not None and outcome.outcome != "completed":
-            await runtime.in_thread(record_answers, runtime.ticket_store_engine(), int(attempt),
+            await runtime.in_thread(surveys.record_answers, runtime.ticket_store_engine(), int(attempt),
                                     _answers(tracker, answered), _now())
         return [SlotSet(k, v) for k, v in outcome.changes.items()] + [SlotSet("requested_slot", outcome.next_slot)]
 
@@ -142,10 +141,6 @@ class ActionSurveyDone(Action):
 
 def _record(attempt_id: int, outcome: str, answers: Dict[str, Any], channel: str) -> str:
     """Store the end of the survey; returns which goodbye to say."""
-    from ground.store import surveys
-    from ground.settings import current
-    from ground.store.survey_tries import end_try
-
     engine, now = runtime.ticket_store_engine(), _now()
     goodbye = outcome
     if outcome == "completed":

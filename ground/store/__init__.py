@@ -2,7 +2,6 @@
 
 Typical use::
 
-    from ground.db import create_engine
     from ground.store import TicketStore, TicketDraft, migrate, load_units
 
     migrate(url)                       # alembic upgrade head
@@ -15,6 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.pool import NullPool
+
+from ground.db import create_engine
 from ground.masking import mask_name, mask_phone
 from ground.store.numbering import normalize_phone, normalize_ticket_no
 from ground.store.tickets import (
@@ -64,8 +70,6 @@ __all__ = [
 
 def alembic_config(url: str) -> Any:
     """An Alembic Config for `url` that works from any working directory."""
-    from alembic.config import Config
-
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
@@ -75,23 +79,16 @@ def alembic_config(url: str) -> Any:
 
 def migrate(url: str, revision: str = "head") -> None:
     """Upgrade the database at `url` to `revision` (``alembic upgrade``)."""
-    from alembic import command
-
     command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:
     """Downgrade the database at `url` to `revision` (``alembic downgrade``)."""
-    from alembic import command
-
     command.downgrade(alembic_config(url), revision)
 
 
 def current_revision(url: str) -> Optional[str]:
     """The revision the database at `url` is at, or None when unmigrated."""
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy.pool import NullPool
-
     from ground.db import create_engine
 
     engine = create_engine(url, poolclass=NullPool)
@@ -104,6 +101,4 @@ def current_revision(url: str) -> Optional[str]:
 
 def head_revision() -> Optional[str]:
     """The newest revision in ``migrations/versions``."""
-    from alembic.script import ScriptDirectory
-
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

@@ -22,7 +22,7 @@ from ground.tables.callbacks import SurveyChannel, TryOutcome
 from ground.tables.callbacks import callback_attempts as attempts
 from ground.tables.callbacks import survey_opt_outs, survey_results
 from ground.survey_policy import NOT_SURVEYED_TYPES, SurveyPolicy
-from ground.tables.tickets import tickets
+from ground.tables.tickets import dialect_insert, tickets
 from ground.store.numbering import normalize_phone
 from ground.wechat_window import last_message_at, window_open
 
@@ -122,8 +122,6 @@ def _insert_ignoring_duplicates(conn: Connection, values: list[dict]) -> None:
     values = [{k: v.get(k) for k in keys} for v in values]  # a multi-row VALUES needs the same columns in each
     name = conn.dialect.name
     if name in ("postgresql", "sqlite"):
-        from ground.tables.tickets import dialect_insert
-
         conn.execute(dialect_insert(name)(attempts).values(values).on_conflict_do_nothing(
             index_elements=[attempts.c.ticket_id, attempts.c.attempt]))
     else:  # pragma: no cover - other backends

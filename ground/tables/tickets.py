@@ -26,6 +26,8 @@ from sqlalchemy import (
     func,
     true,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -298,12 +300,8 @@ handoffs = HandoffModel.__table__
 def dialect_insert(dialect_name: str) -> Any:
     """The dialect's ``insert`` construct that supports ``on_conflict_do_update``."""
     if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
         return pg_insert
     if dialect_name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
         return sqlite_insert
     raise NotImplementedError(f"upsert not supported for dialect {dialect_name!r}")
 
