@@ -2,7 +2,9 @@
 
 It connects, sends the UUID, then streams the caller's audio in real time (20 ms frames: speech or
 key tones when given, silence otherwise, as a phone line does), sends DTMF frames on request, and
-records the bot's audio frames with their arrival times and the hangup.
+records the bot's audio frames with their arrival times and the hangup. The gateway keeps a line alive with
+frames of digital silence while it listens (Asterisk hangs up after 2 s without a frame): those are on the line
+(``line_frames``, ``bot_pcm``) but are not the bot speaking (``bot_frames``), as a caller hears it.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ class SimulatedPhone:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.host, self.port, self.rate, self.clock = host, port, sample_rate, clock
         self.uuid = call_uuid or uuidlib.uuid4()
-        self.bot_frames: list[tuple[float, int]] = []  # (arrival time, bytes)
+        self.bot_frames: list[tuple[float, int]] = []  # (arrival time, bytes) of the bot's speech
+        self.line_frames = 0  # every audio frame, the gateway's keep-alive silence included
         self.bot_pcm = bytearray()
         self.hung_up = asyncio.Event()  # hangup frame or connection closed by the gateway
         self.hangup_frame = False
@@ -122,8 +125,10 @@ class SimulatedPhone:
                 if event is None:
                     break
                 if isinstance(event, Audio):
-                    self.bot_frames.append((self.clock(), len(event.pcm)))
+                    self.line_frames += 1
                     self.bot_pcm += event.pcm
+                    if event.pcm.strip(b"\x00"):  # digital silence is the gateway keeping the line alive
+                        self.bot_frames.append((self.clock(), len(event.pcm)))
                 elif isinstance(event, Hangup):
                     self.hangup_frame = True
                     break
