@@ -240,7 +240,9 @@ async def test_two_hundred_calls_opened_and_dropped_leave_no_leak(gateway, caplo
 
     await asyncio.gather(*(drop(i) for i in range(200)))
     await until(lambda: gw.server.open_calls == 0 and not gw.sessions, timeout=60)
-    assert busy_recognizers() == recognizers
+    # A call dropped while its recognizer is being built gets it afterwards and hands it back from a callback
+    # (voice.recognizers.acquire): those returns may still be on their way when the last session is gone.
+    await until(lambda: busy_recognizers() == recognizers, timeout=30)
     await until(lambda: threading.active_count() <= threads, timeout=10)
     assert "truncated" in caplog.text or "EOF" in caplog.text
     async with phone(gw) as p:  # and the gateway still answers

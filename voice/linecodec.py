@@ -28,6 +28,10 @@ import numpy as np
 CODECS = ("slin", "ulaw", "alaw")
 NAMES = {"slin": "16-bit linear", "ulaw": "µ-law", "alaw": "A-law"}
 MARGIN = 4.0  # a frame's best decoding must move this many times less than the next best
+# ... unless it is 16-bit linear on a line whose frame size says 16-bit linear (320 bytes at 8 kHz, 640 at 16 kHz):
+# loud high tones (DTMF keys at 1.2-1.6 kHz, whistles) move a lot from sample to sample even when decoded right,
+# while bytes of a companded codec read as 16-bit samples are near-random (about 21,800 per sample).
+PRIOR_MARGIN = 1.3
 MIN_CONTENT = 64.0  # below this (mean |first difference| of the runner-up) a frame says nothing
 IMPLAUSIBLE = 6000.0  # even the best decoding jumps this much per sample: no known codec
 REFUSE_AFTER = 50  # implausible frames (1 s) before refusing the line
@@ -75,7 +79,9 @@ class LineCodec:
         best, runner_up = scores[ranked[0]], scores[ranked[1]]
         if runner_up < MIN_CONTENT:
             return b""  # (near) digital silence: fits every codec
-        if best * MARGIN <= runner_up:
+        slin_line = self.frame_bytes in (320, 640)
+        margin = PRIOR_MARGIN if slin_line and ranked[0] == "slin" else MARGIN
+        if best * margin <= runner_up:
             self.votes[ranked[0]] += 1
             if self._decided(ranked[0]):
                 self.codec = ranked[0]
