@@ -199,6 +199,23 @@ def _wechat(env: Mapping[str, str]) -> WeChatSettings:
     )
 
 
+# --- Privacy (issue 13, finding 10): retention of personal data ---------------------------------------------
+DEFAULT_RETENTION_DAYS = 180
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    retention_days: int = DEFAULT_RETENTION_DAYS  # RETENTION_DAYS: closed tickets' and old conversations' personal data
+
+
+def _privacy(env: Mapping[str, str]) -> PrivacySettings:
+    days = env_number(env, "RETENTION_DAYS", DEFAULT_RETENTION_DAYS, int)
+    if days < 1:
+        raise ValueError(f"RETENTION_DAYS={days} must be at least 1 (days)")
+    return PrivacySettings(retention_days=days)
+# --- end of the privacy block ----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable by environment variables (see README, 'Settings')."""
@@ -211,6 +228,7 @@ class Settings:
     admin: AdminSettings = field(default_factory=AdminSettings)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     timezone: str = DEFAULT_TIMEZONE  # SEAT_TIMEZONE
 
     @classmethod
@@ -233,6 +251,7 @@ class Settings:
             admin=_admin(env, rasa),
             callbacks=_callbacks(env),
             wechat=_wechat(env),
+            privacy=_privacy(env),
             timezone=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
         )
 
