@@ -2,6 +2,7 @@
 `seat privacy purge` removes personal data older than RETENTION_DAYS. Run on PostgreSQL with TEST_DATABASE_URL."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect, select
 from sqlalchemy.engine import make_url
 
+from callbacks.retention import purge_daily
 from ground.masking import phones_in
 from ground.settings import REPO_ROOT, Settings
 from ground.store import audit
@@ -198,3 +200,15 @@ def test_retention_days_setting() -> None:
         Settings.from_env({"RETENTION_DAYS": "0"})
     with pytest.raises(ValueError, match="RETENTION_DAYS"):
         Settings.from_env({"RETENTION_DAYS": "half a year"})
+
+
+async def test_the_callbacks_service_purges_daily(citizen_data) -> None:
+    """purge_daily is what `callbacks/cli.py serve` runs next to the workers."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(purge_daily(citizen_data, 1, stop, every_s=0.05))
+    await asyncio.sleep(0.5)
+    stop.set()
+    passes = await asyncio.wait_for(task, 5)
+    assert passes >= 2
+    assert not _holds(_dump(citizen_data), PHONE)  # October's closed tickets are older than one day
+    assert len(audit.recent(citizen_data, action="privacy.purge")) == passes
