@@ -4,12 +4,12 @@ rasa_sdk's own handler answers 500 with ``{"error": str(exc), "request_body": <t
 that body: the citizen's words, phone and address end up in Rasa's log. Here the answer carries only the action's
 name, and the log line the action name, the exception's type and its message masked (ground/masking.py).
 
-Run as ``python -m seat.action_server --actions bot.actions --port 5055`` (rasa_sdk's own arguments).
+Run as ``python -m seat.action_server --actions bot.actions --port 5055 [--host 127.0.0.1]`` (rasa_sdk's
+arguments, and the listen address instead of rasa_sdk's SANIC_HOST).
 """
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any
 
@@ -47,7 +47,9 @@ def build_app(actions: str, cors_origins: Any = None, auto_reload: bool = False)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = create_argument_parser().parse_args(argv)
+    parser = create_argument_parser()
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default loopback: Rasa is its client)")
+    args = parser.parse_args(argv)
     utils.configure_colored_logging(args.loglevel)
     utils.configure_file_logging(logging.getLogger(APPLICATION_ROOT_LOGGER_NAME), args.log_file, args.loglevel,
                                  args.logging_config_file)
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     app = build_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     ssl_context = create_ssl_context(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
-    host = os.environ.get("SANIC_HOST", "0.0.0.0")  # as rasa_sdk; the bind address is the services' business
+    host = args.host
     logger.info("action server on %s:%s", host, args.port)
     app.run(host, args.port, ssl=ssl_context, workers=utils.number_of_sanic_workers())
 

@@ -29,7 +29,7 @@ def test_a_failing_action_answers_500_without_the_tracker() -> None:
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "seat.action_server", "--actions", "tests.security.failing_actions",
                              "--port", str(port)], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={"PATH": "/usr/bin:/bin", "SANIC_HOST": "127.0.0.1"})
+                            text=True, env={"PATH": "/usr/bin:/bin"})
     try:
         deadline = time.monotonic() + 60
         while True:
