@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import MetaData, Table, inspect, select
+from sqlalchemy import MetaData, Table, func, inspect, select
 from sqlalchemy.engine import Connection, Engine
 
 from ground.masking import mask_phone, mask_text, phone_digits, phones_in
@@ -155,10 +155,9 @@ def purge(engine: Engine, retention_days: int, now: Optional[datetime] = None, a
             ~tickets.c.conversation_id.like("erased-%"))).all()
         conversations = {r.conversation_id for r in old_tickets}
         if events is not None:  # conversations whose last event is older than the cutoff
-            last = {}
-            for sender, ts in conn.execute(select(events.c.sender_id, events.c.timestamp)):
-                last[sender] = max(last.get(sender, 0.0), ts or 0.0)
-            conversations |= {s for s, ts in last.items() if ts < cutoff.timestamp()}
+            conversations |= set(conn.execute(
+                select(events.c.sender_id).group_by(events.c.sender_id)
+                .having(func.max(events.c.timestamp) < cutoff.timestamp())).scalars())
         # Open tickets keep their conversation: the operator still needs it.
         open_conversations = set(conn.execute(select(tickets.c.conversation_id).where(
             tickets.c.status != "closed")).scalars())

@@ -20,6 +20,7 @@ from ground.masking import phones_in
 from ground.settings import REPO_ROOT, Settings
 from ground.store import audit
 from ground.store.privacy import ERASED_TEXT, PrivacyError, erase_phone, purge
+from ground.store.kb_rates import one_time_resolution
 from ground.store.rates import unit_rates
 from ground.tables.callbacks import survey_results
 from ground.tables.knowledge import kb_answers
@@ -130,8 +131,9 @@ def _holds(text: str, digits: str) -> bool:
 
 
 def _rates(engine) -> list:
+    """The three rates of the month per unit, and the knowledge base's one-time resolution rate."""
     return [(r.unit, r.answered, r.response_rate, r.resolution_rate, r.satisfaction_rate)
-            for r in unit_rates(engine, MONTH)]
+            for r in unit_rates(engine, MONTH)] + list(one_time_resolution(engine, by="month"))
 
 
 def test_erase_by_cli_leaves_the_phone_nowhere_and_keeps_the_rates(citizen_data, database_url) -> None:
