@@ -14,6 +14,7 @@ from callbacks.chat import ChatConfig, ChatDelivery
 from callbacks.dialers import AriConfig, AriDialer
 from callbacks.notify import ClosureListener
 from callbacks.report import build_report
+from callbacks.retention import purge_daily
 from callbacks.worker import CallbackWorker
 from ground.db import create_engine
 from ground.masking import mask_phone
@@ -118,7 +119,8 @@ async def serve(settings: Settings, policy) -> int:
             listener.start()
         try:
             await asyncio.gather(*(w.run(stop, schedule_every_s=poll, schedules=i == 0, wake=wake)
-                                   for i, w in enumerate(workers)))
+                                   for i, w in enumerate(workers)),
+                                 purge_daily(engine, settings.privacy.retention_days, stop))
         finally:
             if listener is not None:
                 listener.stop()

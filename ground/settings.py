@@ -199,6 +199,42 @@ def _wechat(env: Mapping[str, str]) -> WeChatSettings:
     )
 
 
+# --- Privacy (issue 13, finding 10): retention of personal data ---------------------------------------------
+DEFAULT_RETENTION_DAYS = 180
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    retention_days: int = DEFAULT_RETENTION_DAYS  # RETENTION_DAYS: closed tickets' and old conversations' personal data
+    opt_out_secret: str | None = None  # OPT_OUT_SECRET: key of the opt-out list's HMAC; None = .run/opt_out_secret
+
+
+def _privacy(env: Mapping[str, str]) -> PrivacySettings:
+    days = env_number(env, "RETENTION_DAYS", DEFAULT_RETENTION_DAYS, int)
+    if days < 1:
+        raise ValueError(f"RETENTION_DAYS={days} must be at least 1 (days)")
+    secret = (env.get("OPT_OUT_SECRET") or "").strip() or None
+    if secret is not None and len(secret) < 16:
+        raise ValueError("OPT_OUT_SECRET must be at least 16 characters")
+    return PrivacySettings(retention_days=days, opt_out_secret=secret)
+
+
+def opt_out_secret(settings: "Settings") -> bytes:
+    """OPT_OUT_SECRET, or a random secret kept in .run/opt_out_secret across runs (outside the database: a dump of
+    the database alone cannot be brute-forced back to phone numbers). Several hosts: set OPT_OUT_SECRET."""
+    if settings.privacy.opt_out_secret:
+        return settings.privacy.opt_out_secret.encode()
+    path = RUN_DIR / "opt_out_secret"
+    if path.exists() and path.read_text().strip():
+        return path.read_text().strip().encode()
+    RUN_DIR.mkdir(exist_ok=True)
+    secret = secrets.token_hex(32)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret.encode()
+# --- end of the privacy block ----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable by environment variables (see README, 'Settings')."""
@@ -211,6 +247,7 @@ class Settings:
     admin: AdminSettings = field(default_factory=AdminSettings)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     timezone: str = DEFAULT_TIMEZONE  # SEAT_TIMEZONE
 
     @classmethod
@@ -233,6 +270,7 @@ class Settings:
             admin=_admin(env, rasa),
             callbacks=_callbacks(env),
             wechat=_wechat(env),
+            privacy=_privacy(env),
             timezone=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
         )
 

@@ -20,10 +20,11 @@ def write_endpoints(settings: Settings, path: Path | None = None) -> Path:
 
 
 def action_server(settings: Settings) -> Service:
-    """The Rasa SDK action server running the custom actions in bot/."""
+    """The Rasa SDK action server running the custom actions in bot/ (seat/action_server.py: errors without the
+    tracker)."""
     return Service(
         name="actions",
-        argv=[sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(settings.rasa.action_port)],
+        argv=[sys.executable, "-m", "seat.action_server", "--actions", "bot.actions", "--port", str(settings.rasa.action_port)],
         ready_url=f"http://127.0.0.1:{settings.rasa.action_port}/health",
         listens=f"http://localhost:{settings.rasa.action_port}/webhook (custom actions)",
     )
