@@ -11,6 +11,7 @@ import hmac
 import secrets
 import time
 from collections import defaultdict, deque
+from datetime import timedelta
 from typing import Awaitable, Callable
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ from aiohttp_session import get_session, new_session
 
 from admin.keys import ENGINE, LOGIN_GUARD, run_sync
 from ground.roles import can
+from ground.store import admin_sessions
 from ground.store.users import get_user
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -86,7 +88,12 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         return await handler(request)
     session = await get_session(request)
     username = session.get("user")
-    user = await run_sync(request.app, get_user, request.app[ENGINE], username) if username else None
+    # The cookie alone is not enough: its server-side session must still be live (not logged out, not
+    # revoked by a password or role change, not expired).
+    live = await run_sync(request.app, admin_sessions.session_user, request.app[ENGINE], session.get("sid")) \
+        if username else None
+    user = await run_sync(request.app, get_user, request.app[ENGINE], username) if username and live == username \
+        else None
     if user is None or not user.active:
         if _is_api(request):
             return web.json_response({"error": "未登录"}, status=401)
@@ -128,11 +135,23 @@ class LoginGuard:
             self._failures.pop(k, None)
 
 
+SESSION_LIFETIME = timedelta(hours=8)
+
+
 async def start_session(request: web.Request, username: str) -> None:
-    """A fresh session (new id and CSRF token) for a user who just logged in."""
+    """A fresh session (new server-side id and CSRF token) for a user who just logged in."""
     session = await new_session(request)
     session["user"] = username
+    session["sid"] = await run_sync(request.app, admin_sessions.open_session, request.app[ENGINE], username,
+                                    SESSION_LIFETIME)
     session["csrf"] = secrets.token_urlsafe(32)
+
+
+async def end_session(request: web.Request) -> None:
+    """Logout: the server-side session is revoked (a copy of the cookie no longer works), the cookie cleared."""
+    session = await get_session(request)
+    await run_sync(request.app, admin_sessions.revoke, request.app[ENGINE], session.get("sid"))
+    session.invalidate()
 
 
 def guard(request: web.Request) -> LoginGuard:

@@ -1,6 +1,8 @@
 """Login, logout, home, health check, users and the audit log."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from aiohttp import web
 from aiohttp_session import get_session
 
@@ -10,14 +12,24 @@ from ground.store import users
 from admin.common import actor, flash, form, redirect, render
 from admin.keys import ENGINE, run_sync
 from ground.roles import ROLES
-from admin.security import csrf_ok, guard, public, requires, start_session
+from admin.security import csrf_ok, end_session, guard, public, requires, start_session
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local paths (no open redirect to another site)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """Only same-site paths (no open redirect): "/" for anything else.
+
+    Browsers drop tabs and newlines and read "\\" as "/", so "/\t/evil.com" is "//evil.com" to them
+    (issue 13, finding 5): control characters, spaces and backslashes are refused, and what is left must
+    parse as a bare path (no scheme, no host) that does not start with "//".
+    """
+    if not target or not isinstance(target, str) or len(target) > 2000:
+        return "/"
+    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in target) or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return "/"
+    return target
 
 
 @public
@@ -55,8 +67,7 @@ async def login(request: web.Request) -> web.Response:
 
 @requires("login")
 async def logout(request: web.Request) -> web.Response:
-    session = await get_session(request)
-    session.invalidate()
+    await end_session(request)
     raise redirect("/login")
 
 

@@ -1,0 +1,89 @@
+"""Finding 5 (issue 13): the admin console's redirect after login and its sessions.
+
+- `/login?next=/%09/evil.com` gave `Location: //evil.com` (browsers drop the tab): an open redirect.
+- Sessions were stateless cookies for 8 h: a copied cookie kept working after logout, a password change
+  or a role change. They are now rows in the database, revoked by all three.
+"""
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+import pytest
+
+from admin.app import create_app
+from ground.store import users
+from tests.admin_support import PASSWORD, admin_config, csrf_of, login, start_client
+
+
+@pytest.fixture
+async def app_and_client(tmp_path, clean_db, database_url):
+    users.create_user(clean_db, "boss", PASSWORD, "admin")
+    users.create_user(clean_db, "ed", PASSWORD, "editor")
+    app = create_app(admin_config(tmp_path, database_url), engine=clean_db, run_tests=False, warm_up=False)
+    client = await start_client(app)
+    yield app, client
+    await client.close()
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.com", "/%0a/evil.com", "/%5C/evil.com", "//evil.com",
+                                    "https://evil.com/", "/%20/evil.com", "%2F%2Fevil.com", "/\t/evil.com"])
+async def test_login_never_redirects_off_site(app_and_client, target) -> None:
+    _, client = app_and_client
+    page = await client.get(f"/login?next={target}")
+    token = csrf_of(await page.text())
+    resp = await client.post("/login", data={"_csrf": token, "username": "boss", "password": PASSWORD,
+                                             "next": unquote(target)}, allow_redirects=False)
+    assert resp.status == 302
+    location = resp.headers["Location"]
+    assert location == "/", location
+
+
+async def test_a_same_site_path_is_kept(app_and_client) -> None:
+    _, client = app_and_client
+    page = await client.get("/login?next=/tickets%3Fstatus%3Dnew")
+    token = csrf_of(await page.text())
+    resp = await client.post("/login", data={"_csrf": token, "username": "boss", "password": PASSWORD,
+                                             "next": "/tickets?status=new"}, allow_redirects=False)
+    assert resp.headers["Location"] == "/tickets?status=new"
+
+
+def _cookie_of(client) -> dict:
+    return {c.key: c.value for c in client.session.cookie_jar}
+
+
+async def _home_status(client, cookies: dict) -> int:
+    resp = await client.get("/", cookies=cookies, allow_redirects=False)
+    return resp.status
+
+
+async def test_logout_revokes_a_copied_cookie(app_and_client) -> None:
+    app, client = app_and_client
+    csrf = await login(client, "ed")
+    stolen = _cookie_of(client)
+    thief = await start_client(app)
+    try:
+        assert await _home_status(thief, stolen) == 200
+        await client.post("/logout", data={"_csrf": csrf}, allow_redirects=False)
+        assert await _home_status(thief, stolen) == 302  # back to the login page
+    finally:
+        await thief.close()
+
+
+async def test_password_and_role_changes_revoke_the_users_sessions(app_and_client, clean_db) -> None:
+    app, client = app_and_client
+    await login(client, "ed")
+    stolen = _cookie_of(client)
+    other = await start_client(app)
+    try:
+        assert await _home_status(other, stolen) == 200
+        users.set_password(clean_db, "ed", "a new long password")
+        assert await _home_status(other, stolen) == 302
+        await login(client, "ed", "a new long password")
+        again = _cookie_of(client)
+        assert await _home_status(other, again) == 200
+        users.set_role(clean_db, "ed", "editor")  # unchanged: the session stays
+        assert await _home_status(other, again) == 200
+        users.set_role(clean_db, "ed", "viewer")
+        assert await _home_status(other, again) == 302
+    finally:
+        await other.close()
