@@ -15,7 +15,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from admin import keys
 from admin.config import AdminConfig
-from admin.security import LoginGuard, security_middleware
+from admin.security import security_middleware
 from admin.services.flows import FlowService
 from admin.services.publishing import Publisher
 from admin.services.training_jobs import TrainingJobs
@@ -55,7 +55,6 @@ def create_app(config: AdminConfig | None = None, engine=None, run_tests: bool =
     config = config or AdminConfig.from_settings(current())
     app = web.Application(client_max_size=8 * 1024 * 1024)
     app[keys.CONFIG] = config
-    app[keys.LOGIN_GUARD] = LoginGuard()
     setup_session(app, EncryptedCookieStorage(
         config.cookie_key(), cookie_name="seat_admin", max_age=SESSION_MAX_AGE, httponly=True,
         samesite="Strict", secure=config.secure_cookie))

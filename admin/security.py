@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
-from collections import defaultdict, deque
 from datetime import timedelta
 from typing import Awaitable, Callable
 from urllib.parse import quote
@@ -18,7 +16,7 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 
-from admin.keys import ENGINE, LOGIN_GUARD, run_sync
+from admin.keys import ENGINE, run_sync
 from ground.roles import can
 from ground.store import admin_sessions
 from ground.store.users import get_user
@@ -110,31 +108,6 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     return await handler(request)
 
 
-class LoginGuard:
-    """Slows down password guessing: after 5 failures for a name or address within 15 minutes, refuse."""
-
-    def __init__(self, limit: int = 5, window: float = 900.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[str, deque] = defaultdict(deque)
-
-    def _recent(self, key: str) -> deque:
-        q = self._failures[key]
-        while q and self.clock() - q[0] > self.window:
-            q.popleft()
-        return q
-
-    def blocked(self, *keys: str) -> bool:
-        return any(len(self._recent(k)) >= self.limit for k in keys)
-
-    def failed(self, *keys: str) -> None:
-        for k in keys:
-            self._recent(k).append(self.clock())
-
-    def succeeded(self, *keys: str) -> None:
-        for k in keys:
-            self._failures.pop(k, None)
-
-
 SESSION_LIFETIME = timedelta(hours=8)
 
 
@@ -152,7 +125,3 @@ async def end_session(request: web.Request) -> None:
     session = await get_session(request)
     await run_sync(request.app, admin_sessions.revoke, request.app[ENGINE], session.get("sid"))
     session.invalidate()
-
-
-def guard(request: web.Request) -> LoginGuard:
-    return request.app[LOGIN_GUARD]  # type: ignore[return-value]

@@ -1,4 +1,5 @@
-"""Admin console: server-side sessions (issue 13, finding 5), revoked by logout, password and role changes.
+"""Admin console (issue 13, finding 5): server-side sessions, revoked by logout, password and role changes;
+failed logins per name and address in the database (bounded back-off, across replicas).
 
 Revision ID: 0006
 Revises: 0005
@@ -28,8 +29,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_admin_sessions_username"), "admin_sessions", ["username"], unique=False)
+    op.create_table(
+        "admin_login_failures",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("blocked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("admin_login_failures")
     op.drop_index(op.f("ix_admin_sessions_username"), table_name="admin_sessions")
     op.drop_table("admin_sessions")

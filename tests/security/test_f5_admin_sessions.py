@@ -6,12 +6,14 @@
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import unquote
 
 import pytest
 
 from admin.app import create_app
-from ground.store import users
+from ground.store import login_throttle, users
+from ground.tables.tickets import utcnow
 from tests.admin_support import PASSWORD, admin_config, csrf_of, login, start_client
 
 
@@ -87,3 +89,29 @@ async def test_password_and_role_changes_revoke_the_users_sessions(app_and_clien
         assert await _home_status(other, again) == 302
     finally:
         await other.close()
+
+
+async def _try_login(client, name: str, password: str) -> int:
+    page = await client.get("/login")
+    token = csrf_of(await page.text())
+    resp = await client.post("/login", data={"_csrf": token, "username": name, "password": password},
+                             allow_redirects=False)
+    return resp.status
+
+
+async def test_guessing_does_not_lock_the_user_out_elsewhere_and_the_block_is_bounded(app_and_client, clean_db):
+    _, client = app_and_client
+    for _ in range(login_throttle.FREE_FAILURES):
+        assert await _try_login(client, "boss", "wrong password") == 401
+    assert await _try_login(client, "boss", PASSWORD) == 429  # this name from this address waits
+    # The same name from another address is not blocked (the guesser cannot lock the admin out).
+    assert login_throttle.blocked_for(clean_db, "boss", "10.0.0.9") == timedelta(0)
+    # However many failures, the wait never exceeds the cap, and it ends.
+    for _ in range(40):
+        login_throttle.failed(clean_db, "boss", "127.0.0.1")
+    wait = login_throttle.blocked_for(clean_db, "boss", "127.0.0.1")
+    assert timedelta(0) < wait <= login_throttle.MAX_DELAY
+    later = utcnow() + login_throttle.MAX_DELAY + timedelta(seconds=1)
+    assert login_throttle.blocked_for(clean_db, "boss", "127.0.0.1", now=later) == timedelta(0)
+    # In the database: any replica on it sees the same block.
+    assert login_throttle.blocked_for(clean_db, "boss", "127.0.0.1") > timedelta(0)
