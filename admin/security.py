@@ -109,6 +109,39 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
 
 
 SESSION_LIFETIME = timedelta(hours=8)
+SESSION_COOKIE = "seat_admin"
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+def reached_over_https(request: web.Request) -> bool:
+    """HTTPS to the console itself, or to the reverse proxy in front of it.
+
+    `X-Forwarded-Proto` is believed only from a proxy on this machine (the documented nginx set-up):
+    anyone else could send the header.
+    """
+    if request.secure:
+        return True
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return forwarded == "https" and request.remote in LOOPBACK
+
+
+def _mark_secure(request: web.Request, response: web.StreamResponse) -> None:
+    morsel = response.cookies.get(SESSION_COOKIE)
+    if morsel is not None and reached_over_https(request):
+        morsel["secure"] = True
+
+
+@web.middleware
+async def secure_cookie_over_https(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outside the session middleware: its cookie gets the Secure flag whenever the console is reached over
+    HTTPS (issue 13, finding 5), whatever ADMIN_SECURE_COOKIE says (1 forces it always)."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects carry the session cookie too
+        _mark_secure(request, exc)
+        raise
+    _mark_secure(request, response)
+    return response
 
 
 async def start_session(request: web.Request, username: str) -> None:

@@ -115,3 +115,12 @@ async def test_guessing_does_not_lock_the_user_out_elsewhere_and_the_block_is_bo
     assert login_throttle.blocked_for(clean_db, "boss", "127.0.0.1", now=later) == timedelta(0)
     # In the database: any replica on it sees the same block.
     assert login_throttle.blocked_for(clean_db, "boss", "127.0.0.1") > timedelta(0)
+
+
+async def test_the_cookie_is_secure_when_reached_over_https_through_the_local_proxy(app_and_client) -> None:
+    _, client = app_and_client
+    plain = await client.get("/login")
+    assert "seat_admin" in plain.cookies and not plain.cookies["seat_admin"]["secure"]
+    client.session.cookie_jar.clear()  # a new visitor: a new session cookie is set
+    proxied = await client.get("/login", headers={"X-Forwarded-Proto": "https"})  # the test client is local
+    assert "Secure" in proxied.headers.get("Set-Cookie", ""), proxied.headers.get("Set-Cookie")
