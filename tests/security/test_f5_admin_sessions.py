@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 
 from admin.app import create_app
-from ground.store import login_throttle, users
+from ground.store import TicketDraft, TicketStore, audit, login_throttle, users
 from ground.tables.tickets import utcnow
 from tests.admin_support import PASSWORD, admin_config, csrf_of, login, start_client
 
@@ -124,3 +124,17 @@ async def test_the_cookie_is_secure_when_reached_over_https_through_the_local_pr
     client.session.cookie_jar.clear()  # a new visitor: a new session cookie is set
     proxied = await client.get("/login", headers={"X-Forwarded-Proto": "https"})  # the test client is local
     assert "Secure" in proxied.headers.get("Set-Cookie", ""), proxied.headers.get("Set-Cookie")
+
+
+async def test_reading_a_tickets_personal_data_is_audited(app_and_client, clean_db) -> None:
+    _, client = app_and_client
+    ticket = TicketStore(clean_db).create_ticket(TicketDraft(
+        request_type="complaint", description="楼下饭馆油烟太大", conversation_id="conv-read", request_key="k-read",
+        category="环境保护", district="朝阳区", phone="13911112222", contact_name="王先生"))
+    await login(client, "boss")
+    page = await client.get(f"/tickets/{ticket.ticket_no}")
+    assert page.status == 200
+    [entry] = audit.recent(clean_db, action="ticket.read")
+    assert (entry.actor, entry.target) == ("boss", ticket.ticket_no)
+    assert entry.detail["personal_data"] is True
+    assert "13911112222" not in repr(entry) and "王先生" not in repr(entry)
