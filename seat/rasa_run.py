@@ -7,11 +7,15 @@ is ready, then Rasa swaps them (keeping its lock store).
 
 Every message channel (`/webhooks/...`: REST, socket.io's HTTP transport, WeChat) is also size-limited
 before Rasa parses anything (issue 13, finding 3): one huge message used to hold the event loop for
-seconds to minutes while every other conversation waited. Everything else is plain `rasa`.
+seconds to minutes while every other conversation waited. Internal metadata keys (survey try, call,
+channel) are dropped from REST messages unless the request carries the seat's internal secret (the Rasa
+token; the voice gateway and the citizen page's relay send it), so a client cannot speak for a survey
+call or another channel (issue 13, finding 2). Everything else is plain `rasa`.
 """
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import sys
@@ -30,6 +34,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from ground.settings import current, rasa_auth_token
+
 log = logging.getLogger(__name__)
 
 WEBHOOKS = "/webhooks/"
@@ -37,6 +43,19 @@ REST_WEBHOOK = "/webhooks/rest/webhook"
 MAX_MESSAGE_CHARS = 2000  # as the citizen page's relay (web/app.py)
 MAX_BODY_BYTES = 64 * 1024  # any channel's request body (WeChat's own limit is the same)
 TOO_LONG = f"您的消息太长了，请分几次发送，每次不超过{MAX_MESSAGE_CHARS}字。"
+# Set only by the seat's own services (voice gateway, citizen page relay): never taken from a client.
+INTERNAL_METADATA = frozenset({"attempt_id", "survey_ticket", "call_id", "caller", "channel"})
+
+
+def _internal_secret() -> str:
+    return rasa_auth_token(current())
+
+
+def from_the_seat(request: Request) -> bool:
+    """The request carries the internal secret (`Authorization: Bearer ...` or `?token=`)."""
+    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or request.args.get("token", "")
+    secret = _internal_secret()
+    return bool(sent) and bool(secret) and hmac.compare_digest(sent.encode(), secret.encode())
 
 
 def _too_long(sender: Any) -> HTTPResponse:
@@ -45,8 +64,9 @@ def _too_long(sender: Any) -> HTTPResponse:
     return json_response([{"recipient_id": recipient, "text": TOO_LONG}], status=413)
 
 
-async def limit_message_size(request: Request) -> Optional[HTTPResponse]:
-    """Sanic request middleware: refuse oversized channel requests before Rasa reads them."""
+async def guard_channels(request: Request) -> Optional[HTTPResponse]:
+    """Sanic request middleware: refuse oversized channel requests before Rasa reads them; drop internal
+    metadata keys a client sent."""
     if request.method != "POST" or not request.path.startswith(WEBHOOKS):
         return None
     body = request.body or b""
@@ -65,12 +85,18 @@ async def limit_message_size(request: Request) -> Optional[HTTPResponse]:
     if isinstance(message, str) and len(message) > MAX_MESSAGE_CHARS:
         log.warning("refused a %d-character message (limit %d)", len(message), MAX_MESSAGE_CHARS)
         return _too_long(payload.get("sender"))
+    metadata = payload.get("metadata")
+    if isinstance(metadata, dict) and INTERNAL_METADATA & metadata.keys() and not from_the_seat(request):
+        dropped = sorted(INTERNAL_METADATA & metadata.keys())
+        payload["metadata"] = {k: v for k, v in metadata.items() if k not in INTERNAL_METADATA}
+        log.warning("dropped internal metadata %s from a client message", dropped)
+    request.parsed_json = payload  # what Rasa's REST channel reads (request.json)
     return None
 
 
 def install_guards(app: Sanic) -> Sanic:
     """Adds the seat's request guards to a Rasa Sanic app (before it starts)."""
-    app.register_middleware(limit_message_size, "request")
+    app.register_middleware(guard_channels, "request")
     return app
 
 
