@@ -102,10 +102,13 @@ def install_guards(app: Sanic) -> Sanic:
 
 def _patch_app_guards() -> None:
     original = rasa_run.configure_app
+    if getattr(original, "seat_guards", False):
+        return
 
     def configure_app_with_guards(*args: Any, **kwargs: Any) -> Sanic:
         return install_guards(original(*args, **kwargs))
 
+    configure_app_with_guards.seat_guards = True  # type: ignore[attr-defined]
     rasa_run.configure_app = configure_app_with_guards
 
 

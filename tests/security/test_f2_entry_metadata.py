@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from rasa.core.agent import load_agent
 from rasa.core.channels.rest import RestInput
+from sanic import Sanic
 
 import seat.rasa_run as seat_rasa
 from ground.rasa_client import RasaClient
@@ -22,6 +23,12 @@ from ground.settings import REPO_ROOT
 MODELS = sorted((REPO_ROOT / "models").glob("*.tar.gz")) or sorted(Path("models").glob("*.tar.gz"))
 pytestmark = pytest.mark.skipif(not MODELS, reason="needs the trained model in models/ (make train)")
 SECRET = "internal-secret-for-the-test"
+
+
+@pytest.fixture(autouse=True)
+def fresh_sanic_registry(monkeypatch):
+    """Each test builds Rasa's app anew in this process (Sanic otherwise refuses a second app of that name)."""
+    monkeypatch.setattr(Sanic, "test_mode", True)
 
 
 def _free_port() -> int:
