@@ -187,7 +187,9 @@ async def chat(request: web.Request) -> web.Response:
     url = config.rasa_url.rstrip("/") + "/webhooks/rest/webhook"
     payload = {"sender": sender, "message": message.strip(), "metadata": {"channel": "web"}}
     try:
-        async with request.app[HTTP_KEY].post(url, json=payload) as resp:
+        # The Rasa token lets Rasa keep the relay's own metadata (channel), which it drops from clients.
+        headers = {"Authorization": f"Bearer {config.push_token}"} if config.push_token else None
+        async with request.app[HTTP_KEY].post(url, json=payload, headers=headers) as resp:
             if resp.status != 200:
                 log.warning("chat of %s: Rasa answered HTTP %s", sender, resp.status)
                 return _error(502, UNREACHABLE)

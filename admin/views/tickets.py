@@ -69,6 +69,9 @@ async def ticket_page(request: web.Request) -> web.Response:
     # Operators' notes may quote the citizen: masked like the rest for roles without personal data.
     events = [replace(e, note=text_for(user_role, e.note, names) if e.note else e.note) for e in events]
     units = await run_sync(request.app, lambda: list_units(request.app[ENGINE]))
+    # Who read a citizen's personal data or conversation, and when (issue 13, finding 5); no data itself.
+    await run_sync(request.app, audit.record, request.app[ENGINE], actor(request), "ticket.read", ticket.ticket_no,
+                   {"personal_data": sees_pii(user_role), "transcript_turns": len(turns)})
     return await render(request, "ticket.html", v=_view(ticket, user_role), events=events, turns=shown_turns,
                         units=units, next_statuses=sorted(ALLOWED_TRANSITIONS[ticket.status]),
                         status_labels=STATUS_LABELS, type_labels=TYPE_LABELS, pii=sees_pii(user_role))

@@ -34,7 +34,7 @@ WECHAT_CHANNEL = "wechat"  # surveyed over WeChat while its 48-hour service wind
 
 
 def legacy_phone_hash(phone: str) -> str:
-    """The unsalted SHA-256 of the phone's digits that opt-out rows held before migration 0006_opt_out_hmac; rows
+    """The unsalted SHA-256 of the phone's digits that opt-out rows held before migration 0007 (opt-out HMAC); rows
     whose number no ticket knew keep it until that number is seen again (then they are re-keyed)."""
     digits = normalize_phone(phone) or phone
     return hashlib.sha256(digits.encode()).hexdigest()

@@ -5,19 +5,21 @@ Never log raw phone numbers or names; use :meth:`Ticket.masked`.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ground.db import session_factory
+from ground.tables.console import audit_log
 from ground.tables.tickets import (
     REQUEST_TYPES,
     STATUSES,
@@ -50,6 +52,7 @@ __all__ = [
     "TicketNotFound",
     "TicketStore",
     "TicketStoreError",
+    "TooManyLookups",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,23 @@ class TicketStoreError(ValueError):
 
 class TicketNotFound(TicketStoreError):
     """No ticket with that number."""
+
+
+class TooManyLookups(TicketStoreError):
+    """Too many failed status look-ups for this phone lately (issue 13, finding 9)."""
+
+
+# Status look-ups (issue 13, finding 9): ticket numbers are sequential per day, so someone who knows a
+# phone could try them one by one. Failed look-ups are counted per phone in the database, across
+# conversations, channels and processes; past the limit the phone is refused until the window passes.
+LOOKUP_MAX_MISSES = 5
+LOOKUP_WINDOW = timedelta(hours=24)
+LOOKUP_MISS_ACTION = "status_lookup_miss"
+
+
+def _lookup_key(digits: str) -> str:
+    """The phone as a short one-way key for the miss counter (the audit log holds no phone numbers)."""
+    return "phone:" + hashlib.sha256(("status-lookup:" + digits).encode()).hexdigest()[:32]
 
 
 class InvalidTransition(TicketStoreError):
@@ -242,13 +262,29 @@ class TicketStore:
             return Ticket.from_row(row) if row is not None else None
 
     def find_for_citizen(self, ticket_no: str, phone: str) -> Optional[Ticket]:
-        """The ticket only if `phone` matches the ticket's phone (digits compared)."""
+        """The ticket only if `phone` matches the ticket's phone (digits compared).
+
+        Raises TooManyLookups after LOOKUP_MAX_MISSES failed look-ups for this phone within LOOKUP_WINDOW.
+        """
         digits = normalize_phone(phone)
-        ticket = self.get(ticket_no)
-        if ticket is None or digits is None or not ticket.phone:
+        if digits is None:
             return None
-        if not hmac.compare_digest(ticket.phone.encode(), digits.encode()):
-            log.info("citizen lookup refused for %s: phone mismatch", ticket.ticket_no)
+        key = _lookup_key(digits)
+        since = self._clock() - LOOKUP_WINDOW
+        with self.engine.connect() as conn:
+            misses = conn.execute(select(func.count()).select_from(audit_log).where(
+                audit_log.c.action == LOOKUP_MISS_ACTION, audit_log.c.target == key,
+                audit_log.c.created_at >= since)).scalar_one()
+        if misses >= LOOKUP_MAX_MISSES:
+            log.info("citizen lookup refused: %d failed look-ups for this phone in %s", misses, LOOKUP_WINDOW)
+            raise TooManyLookups(ticket_no)
+        ticket = self.get(ticket_no)
+        if ticket is None or not ticket.phone or not hmac.compare_digest(ticket.phone.encode(), digits.encode()):
+            if ticket is not None:
+                log.info("citizen lookup refused for %s: phone mismatch", ticket.ticket_no)
+            with self.engine.begin() as conn:
+                conn.execute(audit_log.insert().values(actor="citizen", action=LOOKUP_MISS_ACTION, target=key,
+                                                       created_at=self._clock()))
             return None
         return ticket
 

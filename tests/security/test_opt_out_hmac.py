@@ -1,5 +1,5 @@
 """Issue 13, finding 10: the opt-out list is keyed by an HMAC under OPT_OUT_SECRET, not a plain SHA-256 of the
-number; migration 0006_opt_out_hmac re-keys the old rows; old rows no ticket explains are still honoured."""
+number; migration 0007 (opt-out HMAC) re-keys the old rows; old rows no ticket explains are still honoured."""
 from __future__ import annotations
 
 import hashlib

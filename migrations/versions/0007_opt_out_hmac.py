@@ -1,8 +1,8 @@
 """Opt-out list keyed by an HMAC with a secret (issue 13, finding 10): plain SHA-256 rows of a phone number are
 brute-forced in seconds (10^11 numbers); an HMAC under OPT_OUT_SECRET (kept outside the database) is not.
 
-Revision ID: 0006_opt_out_hmac
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03 10:15:00
 
 Each existing row is re-keyed from the tickets' phone numbers (the number whose SHA-256 it is); a row no ticket
@@ -22,8 +22,8 @@ from alembic import context, op
 from ground.settings import current, opt_out_secret
 from ground.store.numbering import normalize_phone
 
-revision: str = "0006_opt_out_hmac"
-down_revision: Union[str, Sequence[str], None] = "0005"
+revision: str = "0007"
+down_revision: Union[str, Sequence[str], None] = "0006"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
