@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ground.db import session_factory
+from ground.settings import current, opt_out_secret
 from ground.tables.console import audit_log
 from ground.tables.tickets import (
     REQUEST_TYPES,
@@ -88,8 +89,10 @@ LOOKUP_MISS_ACTION = "status_lookup_miss"
 
 
 def _lookup_key(digits: str) -> str:
-    """The phone as a short one-way key for the miss counter (the audit log holds no phone numbers)."""
-    return "phone:" + hashlib.sha256(("status-lookup:" + digits).encode()).hexdigest()[:32]
+    """The phone as a short one-way key for the miss counter (the audit log holds no phone numbers): an HMAC under
+    the same secret as the opt-out list, so a dump of the database cannot be brute-forced back to numbers."""
+    key = opt_out_secret(current())
+    return "phone:" + hmac.new(key, ("status-lookup:" + digits).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class InvalidTransition(TicketStoreError):
