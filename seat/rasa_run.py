@@ -4,6 +4,10 @@ Rasa 3.6 loads a model for `PUT /model` inside its event loop, so every conversa
 while the model loads (a minute on a busy machine). Here the agent's stores are set up on the loop as Rasa
 does, and the model itself is loaded in a worker thread; the old model keeps answering until the new one
 is ready, then Rasa swaps them (keeping its lock store). Everything else is plain `rasa`.
+
+The HTTP API token comes from RASA_AUTH_TOKEN (the environment, which only this user can read), not from the
+command line, which `ps` shows every local user: Rasa 3.6 reads it only as `--auth-token`, so it is added to
+this process's own argument list (`--auth-token=VALUE`, safe even for a value starting with '-') after start.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import asyncio
 import sys
 from typing import Any, Optional
 
+import rasa.core.run as core_run
 import rasa.server as server
 from rasa.__main__ import main as rasa_main
 from rasa.core.agent import Agent
@@ -18,6 +23,12 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.core.http_interpreter import RasaNLUHttpInterpreter
 from rasa.core.lock_store import LockStore
 from rasa.core.tracker_store import TrackerStore
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from ground.settings import current
+from ground.store.tickets import MAX_CHANNEL_CHARS, MAX_SENDER_CHARS
 
 
 def _patch_model_loading() -> None:
@@ -48,9 +59,67 @@ def _patch_model_loading() -> None:
     server._load_agent = load_agent_off_loop
 
 
+def bad_reference(body: Any) -> Optional[str]:
+    """Why a channel message's sender id or metadata channel cannot be stored, or None (issue 13, finding 8):
+    at most 255 and 20 characters, no NUL byte. Checked at the edge, not by a failing PostgreSQL insert."""
+    if not isinstance(body, dict):
+        return None  # not a JSON object: the channel itself answers
+    sender = body.get("sender")
+    if sender is not None:
+        if not isinstance(sender, str):
+            return "sender must be a string"
+        if len(sender) > MAX_SENDER_CHARS:
+            return f"sender is {len(sender)} characters long; at most {MAX_SENDER_CHARS} are allowed"
+        if "\x00" in sender:
+            return "sender contains a NUL character"
+    metadata = body.get("metadata")
+    channel = metadata.get("channel") if isinstance(metadata, dict) else None
+    if channel is not None and (not isinstance(channel, str) or len(channel) > MAX_CHANNEL_CHARS
+                                or "\x00" in channel):
+        return f"metadata.channel must be a string of at most {MAX_CHANNEL_CHARS} characters without NUL"
+    return None
+
+
+async def check_references(request: Request) -> Optional[HTTPResponse]:
+    """Sanic request middleware: channel webhooks with an unstorable sender or channel get 400 and a reason."""
+    if request.method != "POST" or not request.path.startswith("/webhooks/"):
+        return None
+    if "json" not in (request.content_type or ""):
+        return None
+    try:
+        body = request.json
+    except Exception:  # Sanic raises its own BadRequest; the channel answers that as before
+        return None
+    reason = bad_reference(body)
+    if reason is None:
+        return None
+    return response.json({"error": f"请求无效：{reason}"}, status=400)
+
+
+def _patch_channel_checks() -> None:
+    original = core_run.configure_app
+
+    def configure_app(*args: Any, **kwargs: Any) -> Sanic:
+        app = original(*args, **kwargs)
+        app.register_middleware(check_references, "request")
+        return app
+
+    core_run.configure_app = configure_app
+
+
+def with_auth_token(argv: list[str], token: str | None) -> list[str]:
+    """`argv` of `rasa run` with the token as one `--auth-token=VALUE` word (none given on the command line)."""
+    if any(a in ("-t", "--auth-token") or a.startswith("--auth-token=") for a in argv):
+        raise SystemExit("seat.rasa_run: pass the token in RASA_AUTH_TOKEN, not on the command line (ps shows it)")
+    if not token or len(argv) < 2 or argv[1] != "run":
+        return list(argv)
+    return [*argv, f"--auth-token={token}"]
+
+
 def main() -> None:
     _patch_model_loading()
-    sys.argv[0] = "rasa"
+    _patch_channel_checks()
+    sys.argv = with_auth_token(["rasa", *sys.argv[1:]], current().rasa.auth_token)
     rasa_main()
 
 
