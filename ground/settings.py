@@ -133,7 +133,7 @@ class CallbackSettings:
     poll_seconds: float = 30.0  # CALLBACK_POLL_SECONDS
     simulated_keys: str = "1111"  # CALLBACK_SIMULATED_KEYS
     gateway_url: str = "http://127.0.0.1:9093"  # VOICE_GATEWAY_URL: the voice gateway's control API
-    web_push_url: str | None = None  # WEB_PUSH_URL: the citizen page's push endpoint (from_env: on WEB_PORT)
+    web_push_url: str | None = "http://127.0.0.1:8000/internal/push"  # WEB_PUSH_URL: the citizen page's push endpoint
     ari: AriSettings = field(default_factory=AriSettings)
 
 
