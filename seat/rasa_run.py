@@ -10,7 +10,13 @@ before Rasa parses anything (issue 13, finding 3): one huge message used to hold
 seconds to minutes while every other conversation waited. Internal metadata keys (survey try, call,
 channel) are dropped from REST messages unless the request carries the seat's internal secret (the Rasa
 token; the voice gateway and the citizen page's relay send it), so a client cannot speak for a survey
-call or another channel (issue 13, finding 2). Everything else is plain `rasa`.
+call or another channel (issue 13, finding 2); a sender id or channel the database cannot store is refused with
+400 and a reason (finding 8).
+
+The HTTP API token comes from RASA_AUTH_TOKEN (the environment, which only this user can read), not from the
+command line, which `ps` shows every local user: Rasa 3.6 reads it only as `--auth-token`, so it is added to
+this process's own argument list (`--auth-token=VALUE`, safe even for a value starting with '-') after start.
+Everything else is plain `rasa`.
 """
 from __future__ import annotations
 
@@ -29,12 +35,13 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.core.http_interpreter import RasaNLUHttpInterpreter
 from rasa.core.lock_store import LockStore
 from rasa.core.tracker_store import TrackerStore
-from sanic import Sanic
+from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from ground.settings import current, rasa_auth_token
+from ground.store.tickets import MAX_CHANNEL_CHARS, MAX_SENDER_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +101,55 @@ async def guard_channels(request: Request) -> Optional[HTTPResponse]:
     return None
 
 
+def bad_reference(body: Any) -> Optional[str]:
+    """Why a channel message's sender id or metadata channel cannot be stored, or None (issue 13, finding 8):
+    at most 255 and 20 characters, no NUL byte. Checked at the edge, not by a failing PostgreSQL insert."""
+    if not isinstance(body, dict):
+        return None  # not a JSON object: the channel itself answers
+    sender = body.get("sender")
+    if sender is not None:
+        if not isinstance(sender, str):
+            return "sender must be a string"
+        if len(sender) > MAX_SENDER_CHARS:
+            return f"sender is {len(sender)} characters long; at most {MAX_SENDER_CHARS} are allowed"
+        if "\x00" in sender:
+            return "sender contains a NUL character"
+    metadata = body.get("metadata")
+    channel = metadata.get("channel") if isinstance(metadata, dict) else None
+    if channel is not None and (not isinstance(channel, str) or len(channel) > MAX_CHANNEL_CHARS
+                                or "\x00" in channel):
+        return f"metadata.channel must be a string of at most {MAX_CHANNEL_CHARS} characters without NUL"
+    return None
+
+
+async def check_references(request: Request) -> Optional[HTTPResponse]:
+    """Sanic request middleware: channel webhooks with an unstorable sender or channel get 400 and a reason."""
+    if request.method != "POST" or not request.path.startswith("/webhooks/"):
+        return None
+    if "json" not in (request.content_type or ""):
+        return None
+    try:
+        body = request.json
+    except Exception:  # Sanic raises its own BadRequest; the channel answers that as before
+        return None
+    reason = bad_reference(body)
+    if reason is None:
+        return None
+    return response.json({"error": f"请求无效：{reason}"}, status=400)
+
+
+def with_auth_token(argv: list[str], token: str | None) -> list[str]:
+    """`argv` of `rasa run` with the token as one `--auth-token=VALUE` word (none given on the command line)."""
+    if any(a in ("-t", "--auth-token") or a.startswith("--auth-token=") for a in argv):
+        raise SystemExit("seat.rasa_run: pass the token in RASA_AUTH_TOKEN, not on the command line (ps shows it)")
+    if not token or len(argv) < 2 or argv[1] != "run":
+        return list(argv)
+    return [*argv, f"--auth-token={token}"]
+
+
 def install_guards(app: Sanic) -> Sanic:
     """Adds the seat's request guards to a Rasa Sanic app (before it starts)."""
+    app.register_middleware(check_references, "request")
     app.register_middleware(guard_channels, "request")
     return app
 
@@ -143,7 +197,7 @@ def _patch_model_loading() -> None:
 def main() -> None:
     _patch_model_loading()
     _patch_app_guards()
-    sys.argv[0] = "rasa"
+    sys.argv = with_auth_token(["rasa", *sys.argv[1:]], current().rasa.auth_token)
     rasa_main()
 
 

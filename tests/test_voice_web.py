@@ -12,6 +12,7 @@ from tests.web_support import RecordingRasa, open_and_drop, outside_address, ser
 from web.app import WebConfig, create_app
 
 TOKEN = "push-token-for-tests"
+PUSH = {"X-Seat-Push-Token": TOKEN}
 
 
 def citizen() -> str:
@@ -92,7 +93,8 @@ async def test_push_reaches_every_open_page_of_that_citizen_only(page):
     alice, bob = citizen(), citizen()
     ws_base = base.replace("http", "ws")
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{base}/internal/push", json={"sender": alice, "messages": [{"text": "x"}]}) as resp:
+        async with http.post(f"{base}/internal/push", json={"sender": alice, "messages": [{"text": "x"}]},
+                             headers=PUSH) as resp:
             assert resp.status == 404  # not connected
         tab1 = await http.ws_connect(f"{ws_base}/ws/events?sender={alice}")
         tab2 = await http.ws_connect(f"{ws_base}/ws/events?sender={alice}")
@@ -100,7 +102,8 @@ async def test_push_reaches_every_open_page_of_that_citizen_only(page):
         for ws in (tab1, tab2, other):
             assert (await ws.receive_json(timeout=5)) == {"type": "hello"}
         survey = {"text": "请您对本次服务进行评价", "buttons": [{"title": "满意", "payload": "/rate{\"score\":1}"}]}
-        async with http.post(f"{base}/internal/push", json={"sender": alice, "messages": [survey]}) as resp:
+        async with http.post(f"{base}/internal/push", json={"sender": alice, "messages": [survey]},
+                             headers=PUSH) as resp:
             assert resp.status == 202
             assert (await resp.json()) == {"delivered": 2}
         for ws in (tab1, tab2):
@@ -129,6 +132,8 @@ async def test_push_from_outside_needs_the_token(page):
                              headers={"Authorization": "Bearer wrong"}) as resp:
             assert resp.status == 403
         async with http.post(f"http://{addr}:{port}/internal/push?token={TOKEN}", json=body) as resp:
+            assert resp.status == 403  # never in the query string (access logs keep it)
+        async with http.post(f"http://{addr}:{port}/internal/push", json=body, headers=PUSH) as resp:
             assert resp.status == 202
         # a reverse proxy on this machine relays outside requests: not trusted as local
         async with http.post(f"http://127.0.0.1:{port}/internal/push", json=body,

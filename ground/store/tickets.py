@@ -122,6 +122,21 @@ def _required(value: Optional[str], name: str) -> str:
     return str(value).strip()
 
 
+MAX_SENDER_CHARS = 255  # conversation_id / request_key columns (and Rasa's sender_id)
+MAX_CHANNEL_CHARS = 20  # channel columns
+
+
+def check_ref(value: Optional[str], name: str, max_chars: int) -> str:
+    """A conversation id, request key or channel as stored: present, at most `max_chars`, no NUL byte (issue 13,
+    finding 8: PostgreSQL refuses NUL and over-long values mid-insert; here the error says what is wrong)."""
+    text = _required(value, name)
+    if len(text) > max_chars:
+        raise InvalidTicketData(f"{name} is {len(text)} characters long; at most {max_chars} are allowed")
+    if "\x00" in text:
+        raise InvalidTicketData(f"{name} contains a NUL character")
+    return text
+
+
 def _optional(value: Optional[str]) -> Optional[str]:
     if value is None:
         return None
@@ -184,8 +199,8 @@ class TicketStore:
         return {
             "request_type": request_type,
             "description": (draft.description or "").strip(),
-            "conversation_id": _required(draft.conversation_id, "conversation_id"),
-            "request_key": _required(draft.request_key, "request_key"),
+            "conversation_id": check_ref(draft.conversation_id, "conversation_id", MAX_SENDER_CHARS),
+            "request_key": check_ref(draft.request_key, "request_key", MAX_SENDER_CHARS),
             "category": _optional(draft.category),
             "district": _optional(draft.district),
             "street": _optional(draft.street),
@@ -194,7 +209,7 @@ class TicketStore:
             "contact_name": _optional(draft.contact_name),
             "phone": normalize_phone(draft.phone),
             "confidential": bool(draft.confidential),
-            "channel": _required(draft.channel, "channel"),
+            "channel": check_ref(draft.channel, "channel", MAX_CHANNEL_CHARS),
             "assigned_unit": _optional(draft.assigned_unit),
             "extra": _json_safe(draft.extra) if draft.extra is not None else None,
         }
@@ -455,10 +470,10 @@ class TicketStore:
     ) -> int:
         """Store a handoff to a human agent; returns its id."""
         row = HandoffModel(
-            conversation_id=_required(conversation_id, "conversation_id"),
+            conversation_id=check_ref(conversation_id, "conversation_id", MAX_SENDER_CHARS),
             reason=_required(reason, "reason"),
             collected=_json_safe(dict(collected or {})),
-            channel=_required(channel, "channel"),
+            channel=check_ref(channel, "channel", MAX_CHANNEL_CHARS),
             created_at=self._now(),
         )
         with self._sessions() as session, session.begin():
