@@ -25,7 +25,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from ground.rasa_client import RasaClient
 from ground.settings import (DEFAULT_ENDPOINT_MS, PUSH_TOKEN_HEADER, Settings, current, default_database_url,
-                             push_token)
+                             push_token, rasa_auth_token)
 from voice import asr
 from voice.browser import SAMPLE_RATE as BROWSER_RATE
 from voice.browser import BrowserCalls
@@ -49,6 +49,7 @@ class WebConfig:
     host: str = "0.0.0.0"
     port: int = 8000
     push_token: str | None = None  # WEB_PUSH_TOKEN: /internal/push needs it in X-Seat-Push-Token (None: no pushes)
+    rasa_token: str | None = None  # the Rasa token: the relay's own metadata (channel) is kept only with it
     vosk_model: str = ""  # model directory (VOSK_MODEL); "" = no voice
     max_voice_calls: int = 20
     endpoint_silence_ms: int = DEFAULT_ENDPOINT_MS  # VOICE_ENDPOINT_MS, as on the phone
@@ -62,6 +63,7 @@ class WebConfig:
             host=settings.web.host,
             port=settings.web.port,
             push_token=push_token(settings),
+            rasa_token=rasa_auth_token(settings),
             vosk_model=settings.voice.vosk_model,
             max_voice_calls=settings.web.max_calls,
             endpoint_silence_ms=settings.voice.endpoint_ms,
@@ -188,7 +190,7 @@ async def chat(request: web.Request) -> web.Response:
     payload = {"sender": sender, "message": message.strip(), "metadata": {"channel": "web"}}
     try:
         # The Rasa token lets Rasa keep the relay's own metadata (channel), which it drops from clients.
-        headers = {"Authorization": f"Bearer {config.push_token}"} if config.push_token else None
+        headers = {"Authorization": f"Bearer {config.rasa_token}"} if config.rasa_token else None
         async with request.app[HTTP_KEY].post(url, json=payload, headers=headers) as resp:
             if resp.status != 200:
                 log.warning("chat of %s: Rasa answered HTTP %s", sender, resp.status)
