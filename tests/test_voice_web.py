@@ -28,7 +28,8 @@ async def page():
     """The page app (no speech model) in front of a recording Rasa; yields (base_url, rasa)."""
     rasa = RecordingRasa()
     async with serving(rasa.app()) as rasa_server:
-        config = WebConfig(rasa_url=str(rasa_server.make_url("")), push_token=TOKEN, vosk_model="")
+        config = WebConfig(rasa_url=str(rasa_server.make_url("")), push_token=TOKEN, rasa_token="rasa-secret",
+                           vosk_model="")
         async with serving(create_app(config, session_factory=unused_session), host="0.0.0.0") as server:
             yield f"http://127.0.0.1:{server.port}", rasa, server.port
 
@@ -46,6 +47,9 @@ async def test_chat_goes_to_rasa_with_web_channel_and_returns_replies(page):
             assert resp.status == 200
             data = await resp.json()
     assert rasa.received == [{"sender": sender, "message": "楼下工地太吵", "metadata": {"channel": "web"}}]
+    # Rasa keeps the relay's channel only from the seat's own services: the relay shows the Rasa token, not the
+    # push secret (a different secret, for pushes into the page)
+    assert rasa.authorizations == ["Bearer rasa-secret"]
     assert data == {"messages": [{"text": "请问是哪个区？", "buttons": [
         {"title": "朝阳区", "payload": "朝阳"}, {"title": "海淀区", "payload": "海淀"}]}]}
 
