@@ -15,7 +15,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from admin import keys
 from admin.config import AdminConfig
-from admin.security import LoginGuard, security_middleware
+from admin.security import SESSION_COOKIE, secure_cookie_over_https, security_middleware
 from admin.services.flows import FlowService
 from admin.services.publishing import Publisher
 from admin.services.training_jobs import TrainingJobs
@@ -55,10 +55,10 @@ def create_app(config: AdminConfig | None = None, engine=None, run_tests: bool =
     config = config or AdminConfig.from_settings(current())
     app = web.Application(client_max_size=8 * 1024 * 1024)
     app[keys.CONFIG] = config
-    app[keys.LOGIN_GUARD] = LoginGuard()
     setup_session(app, EncryptedCookieStorage(
-        config.cookie_key(), cookie_name="seat_admin", max_age=SESSION_MAX_AGE, httponly=True,
+        config.cookie_key(), cookie_name=SESSION_COOKIE, max_age=SESSION_MAX_AGE, httponly=True,
         samesite="Strict", secure=config.secure_cookie))
+    app.middlewares.insert(0, secure_cookie_over_https)  # outside the session middleware, sees its cookie
     app.middlewares.append(security_middleware)  # after the session middleware setup() added
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(HERE / "templates")),
                                autoescape=jinja2.select_autoescape(["html"]))

@@ -16,7 +16,6 @@ EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 FLOWS = web.AppKey("flows", object)       # admin.services.flows.FlowService
 JOBS = web.AppKey("jobs", object)         # admin.services.training_jobs.TrainingJobs
 PUBLISHER = web.AppKey("publisher", object)  # admin.services.publishing.Publisher
-LOGIN_GUARD = web.AppKey("login_guard", object)  # admin.security.LoginGuard
 
 
 async def run_sync(app: web.Application, func, *args):

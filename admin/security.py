@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
-from collections import defaultdict, deque
+from datetime import timedelta
 from typing import Awaitable, Callable
 from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 
-from admin.keys import ENGINE, LOGIN_GUARD, run_sync
+from admin.keys import ENGINE, run_sync
 from ground.roles import can
+from ground.store import admin_sessions
 from ground.store.users import get_user
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -86,7 +86,12 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         return await handler(request)
     session = await get_session(request)
     username = session.get("user")
-    user = await run_sync(request.app, get_user, request.app[ENGINE], username) if username else None
+    # The cookie alone is not enough: its server-side session must still be live (not logged out, not
+    # revoked by a password or role change, not expired).
+    live = await run_sync(request.app, admin_sessions.session_user, request.app[ENGINE], session.get("sid")) \
+        if username else None
+    user = await run_sync(request.app, get_user, request.app[ENGINE], username) if username and live == username \
+        else None
     if user is None or not user.active:
         if _is_api(request):
             return web.json_response({"error": "未登录"}, status=401)
@@ -103,37 +108,53 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     return await handler(request)
 
 
-class LoginGuard:
-    """Slows down password guessing: after 5 failures for a name or address within 15 minutes, refuse."""
+SESSION_LIFETIME = timedelta(hours=8)
+SESSION_COOKIE = "seat_admin"
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
-    def __init__(self, limit: int = 5, window: float = 900.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[str, deque] = defaultdict(deque)
 
-    def _recent(self, key: str) -> deque:
-        q = self._failures[key]
-        while q and self.clock() - q[0] > self.window:
-            q.popleft()
-        return q
+def reached_over_https(request: web.Request) -> bool:
+    """HTTPS to the console itself, or to the reverse proxy in front of it.
 
-    def blocked(self, *keys: str) -> bool:
-        return any(len(self._recent(k)) >= self.limit for k in keys)
+    `X-Forwarded-Proto` is believed only from a proxy on this machine (the documented nginx set-up):
+    anyone else could send the header.
+    """
+    if request.secure:
+        return True
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return forwarded == "https" and request.remote in LOOPBACK
 
-    def failed(self, *keys: str) -> None:
-        for k in keys:
-            self._recent(k).append(self.clock())
 
-    def succeeded(self, *keys: str) -> None:
-        for k in keys:
-            self._failures.pop(k, None)
+def _mark_secure(request: web.Request, response: web.StreamResponse) -> None:
+    morsel = response.cookies.get(SESSION_COOKIE)
+    if morsel is not None and reached_over_https(request):
+        morsel["secure"] = True
+
+
+@web.middleware
+async def secure_cookie_over_https(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outside the session middleware: its cookie gets the Secure flag whenever the console is reached over
+    HTTPS (issue 13, finding 5), whatever ADMIN_SECURE_COOKIE says (1 forces it always)."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects carry the session cookie too
+        _mark_secure(request, exc)
+        raise
+    _mark_secure(request, response)
+    return response
 
 
 async def start_session(request: web.Request, username: str) -> None:
-    """A fresh session (new id and CSRF token) for a user who just logged in."""
+    """A fresh session (new server-side id and CSRF token) for a user who just logged in."""
     session = await new_session(request)
     session["user"] = username
+    session["sid"] = await run_sync(request.app, admin_sessions.open_session, request.app[ENGINE], username,
+                                    SESSION_LIFETIME)
     session["csrf"] = secrets.token_urlsafe(32)
 
 
-def guard(request: web.Request) -> LoginGuard:
-    return request.app[LOGIN_GUARD]  # type: ignore[return-value]
+async def end_session(request: web.Request) -> None:
+    """Logout: the server-side session is revoked (a copy of the cookie no longer works), the cookie cleared."""
+    session = await get_session(request)
+    await run_sync(request.app, admin_sessions.revoke, request.app[ENGINE], session.get("sid"))
+    session.invalidate()

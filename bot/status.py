@@ -1,4 +1,5 @@
-"""The ticket-status sentence the seat says and shows: the status and the last public update of a ticket.
+"""The ticket-status sentence the seat says and shows: the status of a ticket and when it
+last changed (operators' notes are internal and never said).
 
 A plain function (no Rasa): the status action (``bot.actions.status``) says it, and the citizen page's status
 page (``web.form``) shows it.
@@ -13,7 +14,7 @@ STATUS_WORDS = {"new": "已登记，正在等待派单", "dispatched": "已派�
 
 
 def status_message(ticket: Any, events: List[Any]) -> str:
-    """Status and the last update, in one speakable sentence."""
+    """Status and when it last changed, in one speakable sentence (no internal note)."""
     state = STATUS_WORDS.get(ticket.status, ticket.status)
     last = events[-1] if events else None
     when = getattr(last, "created_at", None) or ticket.updated_at
@@ -21,7 +22,6 @@ def status_message(ticket: Any, events: List[Any]) -> str:
     if when is not None:
         local = when.astimezone(HOTLINE_TZ)
         text += f"，最近一次更新是{local.month}月{local.day}日{local.hour}点{local.minute:02d}分"
-    note = getattr(last, "note", None)
-    if note and ticket.status != "new":
-        text += f"，说明：{note}"
+    # The events' notes are the operators' internal notes (reassignments, reopen requests, remarks
+    # for colleagues): never read to the citizen (issue 13, finding 9).
     return text + "。"

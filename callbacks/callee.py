@@ -35,14 +35,16 @@ class SimulatedCalleeDialer:
     """A `Dialer` whose every call is picked up by the simulated callee."""
 
     def __init__(self, gateway_url: str, host: str, port: int, session: aiohttp.ClientSession, *, keys: str = "1111",
-                 hang_up_after: Optional[int] = None, quiet_s: float = 0.4, max_call_s: float = 300.0) -> None:
+                 hang_up_after: Optional[int] = None, quiet_s: float = 0.4, max_call_s: float = 300.0,
+                 gateway_token: str = "") -> None:
         self.gateway_url, self.host, self.port, self.session = gateway_url, host, port, session
+        self.gateway_token = gateway_token  # VOICE_CONTROL_TOKEN
         self.keys, self.hang_up_after, self.quiet_s, self.max_call_s = keys, hang_up_after, quiet_s, max_call_s
         self.logs: list[CalleeLog] = []
 
     async def call(self, request: CallRequest) -> CallResult:
         try:
-            await register_call(self.session, self.gateway_url, request)
+            await register_call(self.session, self.gateway_url, request, self.gateway_token)
         except (aiohttp.ClientError, RuntimeError) as exc:
             log.error("simulated call %s could not start: %s", request.call_id, exc)
             return CallResult("failed", "voice gateway unavailable")

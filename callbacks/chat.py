@@ -10,10 +10,13 @@ chose chat only while WeChat's 48-hour window is open; ``ground.wechat_window``)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
+from urllib.parse import quote
 
 import aiohttp
+
+from ground.settings import PUSH_TOKEN_HEADER
 
 from wechat.client import CustomerService
 from wechat.replies import render
@@ -24,8 +27,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ChatConfig:
     rasa_url: str                 # http://127.0.0.1:5005
-    rasa_token: str
-    push_url: Optional[str] = None  # http://127.0.0.1:8080/internal/push (None: never pushed live)
+    rasa_token: str = field(repr=False)
+    push_url: Optional[str] = None  # http://127.0.0.1:8000/internal/push (WEB_PUSH_URL; None: never pushed live)
+    push_token: str = field(default="", repr=False)  # WEB_PUSH_TOKEN, sent in the X-Seat-Push-Token header
 
 
 class ChatDelivery:
@@ -44,7 +48,8 @@ class ChatDelivery:
             return "waiting"
         body = {"sender": conversation_id, "messages": [{"text": m["text"]} for m in messages if m.get("text")]}
         try:
-            async with self.session.post(self.config.push_url, json=body) as resp:
+            async with self.session.post(self.config.push_url, json=body,
+                                         headers={PUSH_TOKEN_HEADER: self.config.push_token}) as resp:
                 if resp.status == 202:
                     return "live"
                 if resp.status != 404:
@@ -54,7 +59,8 @@ class ChatDelivery:
         return "waiting"
 
     async def _trigger(self, conversation_id: str) -> list[dict]:
-        url = f"{self.config.rasa_url.rstrip('/')}/conversations/{conversation_id}/trigger_intent"
+        # one quoted path segment: an id like "a/../../model/train?" must not reach another endpoint of the API
+        url = f"{self.config.rasa_url.rstrip('/')}/conversations/{quote(conversation_id, safe='')}/trigger_intent"
         try:
             async with self.session.post(url, params={"token": self.config.rasa_token},
                                          json={"name": "greet", "entities": {}}) as resp:

@@ -14,10 +14,11 @@ from callbacks.chat import ChatConfig, ChatDelivery
 from callbacks.dialers import AriConfig, AriDialer
 from callbacks.notify import ClosureListener
 from callbacks.report import build_report
+from callbacks.retention import purge_daily
 from callbacks.worker import CallbackWorker
 from ground.db import create_engine
 from ground.masking import mask_phone
-from ground.settings import REPO_ROOT, Settings, rasa_auth_token
+from ground.settings import REPO_ROOT, Settings, push_token, rasa_auth_token, voice_control_token
 from ground.store.survey_tries import opt_out, schedule_closed
 from ground.tables.tickets import utcnow
 from wechat.client import CustomerService
@@ -77,10 +78,11 @@ def _dialer(session, settings: Settings):
             raise SystemExit(f"CALLBACK_DIALER=ari needs {', '.join(ari.missing())}")
         cfg = AriConfig(url=ari.url, username=ari.user, password=ari.password, endpoint=ari.endpoint,
                         context=ari.context)
-        return AriDialer(cfg, gateway, session)
+        return AriDialer(cfg, gateway, session, gateway_token=voice_control_token(settings))
     if kind == "simulated":
         return SimulatedCalleeDialer(gateway, "127.0.0.1", settings.voice.audiosocket_port, session,
-                                     keys=settings.callbacks.simulated_keys)
+                                     keys=settings.callbacks.simulated_keys,
+                                     gateway_token=voice_control_token(settings))
     if kind:
         raise SystemExit(f"CALLBACK_DIALER must be 'ari' or 'simulated', not {kind!r}")
     return None
@@ -104,7 +106,8 @@ async def serve(settings: Settings, policy) -> int:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         chat = ChatDelivery(ChatConfig(rasa_url=f"http://127.0.0.1:{settings.rasa.port}",
                                        rasa_token=rasa_auth_token(settings),
-                                       push_url=settings.callbacks.web_push_url), session,
+                                       push_url=settings.callbacks.web_push_url,
+                                       push_token=push_token(settings)), session,
                             wechat=_wechat_customer_service(settings))
         dialer = _dialer(session, settings)
         workers = [CallbackWorker(engine, dialer, policy, chat=chat) for _ in range(count)]
@@ -118,7 +121,8 @@ async def serve(settings: Settings, policy) -> int:
             listener.start()
         try:
             await asyncio.gather(*(w.run(stop, schedule_every_s=poll, schedules=i == 0, wake=wake)
-                                   for i, w in enumerate(workers)))
+                                   for i, w in enumerate(workers)),
+                                 purge_daily(engine, settings.privacy.retention_days, stop))
         finally:
             if listener is not None:
                 listener.stop()

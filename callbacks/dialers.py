@@ -14,8 +14,11 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Optional, Protocol
+from urllib.parse import quote
 
 import aiohttp
+
+from ground.settings import VOICE_CONTROL_TOKEN_HEADER
 
 log = logging.getLogger(__name__)
 CALL_STATUSES = ("answered", "no_answer", "busy", "failed")
@@ -62,9 +65,12 @@ class Dialer(Protocol):
         """Place the call and return when it has ended (or could not be made)."""
 
 
-async def register_call(session: aiohttp.ClientSession, gateway_url: str, request: CallRequest) -> None:
-    """Tell the voice gateway which survey the call with this UUID runs (``POST /calls/{uuid}``)."""
-    async with session.post(f"{gateway_url.rstrip('/')}/calls/{request.call_id}",
+async def register_call(session: aiohttp.ClientSession, gateway_url: str, request: CallRequest,
+                        token: str = "") -> None:
+    """Tell the voice gateway which survey the call with this UUID runs (``POST /calls/{uuid}``), with the control
+    API's secret `token` (VOICE_CONTROL_TOKEN) in its header; the call id is quoted as one path segment."""
+    async with session.post(f"{gateway_url.rstrip('/')}/calls/{quote(request.call_id, safe='')}",
+                            headers={VOICE_CONTROL_TOKEN_HEADER: token},
                             json={"caller": request.phone, "context": request.context}) as resp:
         if resp.status >= 300:
             raise RuntimeError(f"voice gateway refused call context: HTTP {resp.status}")
@@ -99,15 +105,17 @@ class AriDialer:
     """Asterisk ARI originate, followed on ARI's events. Busy/no-answer/... come from the hangup cause."""
 
     def __init__(self, config: AriConfig, gateway_url: str, session: aiohttp.ClientSession,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, max_polls: int = 3600) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, max_polls: int = 3600,
+                 gateway_token: str = "") -> None:
         self.config, self.gateway_url, self.session = config, gateway_url, session
+        self.gateway_token = gateway_token  # VOICE_CONTROL_TOKEN
         self._sleep, self._max_polls = sleep, max_polls
         self._auth = aiohttp.BasicAuth(config.username, config.password)
 
     async def call(self, request: CallRequest) -> CallResult:
         cfg = self.config
         try:
-            await register_call(self.session, self.gateway_url, request)
+            await register_call(self.session, self.gateway_url, request, self.gateway_token)
         except (aiohttp.ClientError, RuntimeError) as exc:
             log.error("call %s: voice gateway unavailable: %s", request.call_id, exc)
             return CallResult("failed", "voice gateway unavailable")
@@ -157,7 +165,7 @@ class AriDialer:
                 msg = await asyncio.wait_for(ws.receive(), max(0.0, deadline - loop.time()))
             except asyncio.TimeoutError:
                 log.warning("call %s: still up after %g s: hanging up", channel_id, self.config.max_call_s)
-                async with self.session.delete(f"{self.config.url}/ari/channels/{channel_id}", auth=self._auth):
+                async with self.session.delete(f"{self.config.url}/ari/channels/{quote(channel_id, safe='')}", auth=self._auth):
                     pass
                 return CallResult("answered" if answered else "no_answer", "hung up: call too long")
             if msg.type != aiohttp.WSMsgType.TEXT:  # the WebSocket is gone: go on by polling
@@ -187,7 +195,7 @@ class AriDialer:
         """Without events: poll the channel; 'Up' once means answered; its disappearance ends the call."""
         answered, cause = False, None
         for _ in range(self._max_polls):
-            async with self.session.get(f"{self.config.url}/ari/channels/{channel_id}", auth=self._auth) as resp:
+            async with self.session.get(f"{self.config.url}/ari/channels/{quote(channel_id, safe='')}", auth=self._auth) as resp:
                 if resp.status == 404:
                     break
                 data = await resp.json()
@@ -195,7 +203,7 @@ class AriDialer:
                 cause = (data.get("channelvars") or {}).get("HANGUPCAUSE") or cause
             await self._sleep(self.config.poll_interval_s)
         else:  # still up after the longest call: hang it up
-            async with self.session.delete(f"{self.config.url}/ari/channels/{channel_id}", auth=self._auth):
+            async with self.session.delete(f"{self.config.url}/ari/channels/{quote(channel_id, safe='')}", auth=self._auth):
                 pass
         if answered:
             return CallResult("answered")

@@ -20,7 +20,7 @@ def phone_digits(phone: Optional[str]) -> Optional[str]:
     there are no digits."""
     if phone is None:
         return None
-    digits = _NON_DIGITS.sub("", unicodedata.normalize("NFKC", str(phone)))
+    digits = _NON_DIGITS.sub("", unicodedata.normalize("NFKC", str(phone)).translate(_FOLD_FOR_PHONES))
     if not digits:
         return None
     if len(digits) == 15 and digits.startswith("00861"):
@@ -56,7 +56,13 @@ def mask_name(name: Optional[str]) -> Optional[str]:
 
 # Full-width digits, plus and hyphen folded one character for one, so a match in the folded text is the same span
 # of the original: the rest of the text (full-width punctuation) stays as the citizen wrote it.
-_FOLD_FOR_PHONES = {**{0xFF10 + i: str(i) for i in range(10)}, 0xFF0B: "+", 0xFF0D: "-", 0x3000: " "}
+# Chinese-numeral digits are folded the same way, as citizens say a number digit by digit and the text-to-speech
+# reads it back ("幺三八 一二三四 五六七八", "一三八…"); a comma between spoken groups counts as a separator.
+_CN_DIGITS = {"0": "零〇洞", "1": "幺一壹", "2": "二两贰", "3": "三叁", "4": "四肆", "5": "五伍", "6": "六陆",
+              "7": "七柒", "8": "八捌", "9": "九玖"}
+_FOLD_FOR_PHONES = {**{0xFF10 + i: str(i) for i in range(10)}, 0xFF0B: "+", 0xFF0D: "-", 0x3000: " ",
+                    0xFF0C: " ", 0x3001: " ", ord(","): " ",
+                    **{ord(ch): digit for digit, chars in _CN_DIGITS.items() for ch in chars}}
 
 
 def mask_text(text: Optional[str], names: tuple[str, ...] = ()) -> str:
@@ -72,3 +78,9 @@ def mask_text(text: Optional[str], names: tuple[str, ...] = ()) -> str:
         if name and len(name.strip()) > 1:
             masked = masked.replace(name.strip(), mask_name(name) or "")
     return masked
+
+
+def phones_in(text: Optional[str]) -> set[str]:
+    """The phone numbers in free text (every form mask_text masks), as digits (``+86`` dropped)."""
+    folded = (text or "").translate(_FOLD_FOR_PHONES)
+    return {d for m in _PHONE_IN_TEXT.finditer(folded) if (d := phone_digits(m.group(0)))}

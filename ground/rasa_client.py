@@ -14,6 +14,7 @@ from typing import Any, Optional
 import aiohttp
 
 from ground.end_call import END_CALL, REASON
+from ground.settings import current, rasa_auth_token
 
 log = logging.getLogger("voice.rasa")
 WEBHOOK_PATH = "/webhooks/rest/webhook"
@@ -49,8 +50,11 @@ def parse_reply(messages: list[dict[str, Any]]) -> Reply:
 class RasaClient:
     """One HTTP client session to Rasa's REST webhook (share it between calls; close it once)."""
 
-    def __init__(self, rasa_url: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, rasa_url: str, timeout_s: float = 30.0, token: Optional[str] = None) -> None:
+        """`token`: the seat's internal secret (default: the Rasa token), so that Rasa keeps the internal
+        metadata this client sets (survey try, call id, channel; see seat.rasa_run)."""
         self.url = rasa_url.rstrip("/") + WEBHOOK_PATH
+        self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: Optional[aiohttp.ClientSession] = None
         self.sent: list[dict[str, Any]] = []  # bodies sent (last 100), for diagnostics and tests
@@ -65,7 +69,10 @@ class RasaClient:
         body = {"sender": sender, "message": text, "metadata": metadata}
         self.sent = (self.sent + [body])[-100:]
         try:
-            async with self._http().post(self.url, json=body) as resp:
+            if self._token is None:
+                self._token = rasa_auth_token(current())
+            async with self._http().post(self.url, json=body,
+                                         headers={"Authorization": f"Bearer {self._token}"}) as resp:
                 if resp.status != 200:
                     raise RasaError(f"Rasa answered HTTP {resp.status} at {self.url}")
                 messages = await resp.json(content_type=None)

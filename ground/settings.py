@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import time, timedelta
@@ -102,7 +103,7 @@ class WebSettings:
 @dataclass(frozen=True)
 class AdminSettings:
     port: int = 8080  # ADMIN_PORT
-    host: str = "0.0.0.0"  # ADMIN_HOST
+    host: str = "127.0.0.1"  # ADMIN_HOST: loopback; put it behind the TLS proxy (README "Deploying safely")
     flows_dir: Path = REPO_ROOT  # FLOWS_DIR
     data_dir: Path = RUN_DIR  # ADMIN_DATA_DIR
     rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)  # RASA_URLS
@@ -132,7 +133,7 @@ class CallbackSettings:
     poll_seconds: float = 30.0  # CALLBACK_POLL_SECONDS
     simulated_keys: str = "1111"  # CALLBACK_SIMULATED_KEYS
     gateway_url: str = "http://127.0.0.1:9093"  # VOICE_GATEWAY_URL: the voice gateway's control API
-    web_push_url: str | None = None  # WEB_PUSH_URL: the citizen page's push endpoint
+    web_push_url: str | None = "http://127.0.0.1:8000/internal/push"  # WEB_PUSH_URL: the citizen page's push endpoint
     ari: AriSettings = field(default_factory=AriSettings)
 
 
@@ -199,6 +200,135 @@ def _wechat(env: Mapping[str, str]) -> WeChatSettings:
     )
 
 
+# --- Privacy (issue 13, finding 10): retention of personal data ---------------------------------------------
+DEFAULT_RETENTION_DAYS = 180
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    retention_days: int = DEFAULT_RETENTION_DAYS  # RETENTION_DAYS: closed tickets' and old conversations' personal data
+    opt_out_secret: str | None = None  # OPT_OUT_SECRET: key of the opt-out list's HMAC; None = .run/opt_out_secret
+
+
+def _privacy(env: Mapping[str, str]) -> PrivacySettings:
+    days = env_number(env, "RETENTION_DAYS", DEFAULT_RETENTION_DAYS, int)
+    if days < 1:
+        raise ValueError(f"RETENTION_DAYS={days} must be at least 1 (days)")
+    secret = (env.get("OPT_OUT_SECRET") or "").strip() or None
+    if secret is not None and len(secret) < 16:
+        raise ValueError("OPT_OUT_SECRET must be at least 16 characters")
+    return PrivacySettings(retention_days=days, opt_out_secret=secret)
+
+
+def opt_out_secret(settings: "Settings") -> bytes:
+    """OPT_OUT_SECRET, or a random secret kept in .run/opt_out_secret across runs (outside the database: a dump of
+    the database alone cannot be brute-forced back to phone numbers). Several hosts: set OPT_OUT_SECRET."""
+    if settings.privacy.opt_out_secret:
+        return settings.privacy.opt_out_secret.encode()
+    path = RUN_DIR / "opt_out_secret"
+    if path.exists() and path.read_text().strip():
+        return path.read_text().strip().encode()
+    RUN_DIR.mkdir(exist_ok=True)
+    secret = secrets.token_hex(32)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret.encode()
+# --- end of the privacy block ----------------------------------------------------------------------------------
+# --- Exposure and shared secrets of the internal services (issue 13, findings 1, 4, 7) -------------------------
+# Only the citizen page (WEB_HOST) listens on every interface by default; Rasa, the action server, the voice
+# gateway's control API (VOICE_CONTROL_HOST) and the admin console (ADMIN_HOST) listen on loopback unless opened.
+# Each secret is the variable's value, else generated once into .run/ (mode 600) and shared by the local services.
+
+@dataclass(frozen=True)
+class InternalSettings:
+    rasa_host: str = "127.0.0.1"  # RASA_HOST: where Rasa (REST channel and HTTP API) listens
+    action_host: str = "127.0.0.1"  # ACTION_HOST: where the action server listens
+    action_token: str | None = None  # ACTION_TOKEN: Rasa -> action server secret; None = .run/action_token
+    push_token: str | None = None  # WEB_PUSH_TOKEN: callbacks -> citizen page's /internal/push; None = .run/push_token
+    voice_control_token: str | None = None  # VOICE_CONTROL_TOKEN: control API secret; None = .run/voice_control_token
+
+
+def _internal(env: Mapping[str, str]) -> InternalSettings:
+    def secret(name: str) -> str | None:
+        value = (env.get(name) or "").strip()
+        if value and not usable_secret(value):
+            raise ValueError(f"{name} must be at least 16 letters, digits, '_' or '-' and not start with '-'")
+        return value or None
+
+    return InternalSettings(
+        rasa_host=env.get("RASA_HOST") or "127.0.0.1",
+        action_host=env.get("ACTION_HOST") or "127.0.0.1",
+        action_token=secret("ACTION_TOKEN"),
+        push_token=secret("WEB_PUSH_TOKEN"),
+        voice_control_token=secret("VOICE_CONTROL_TOKEN"),
+    )
+
+
+_SECRET_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{15,}")
+
+
+def usable_secret(value: str) -> bool:
+    """A secret that works in a header, a query string and as a command-line value: no '-' first, no spaces."""
+    return bool(_SECRET_RE.fullmatch(value))
+
+
+def run_secret(name: str, run_dir: Path | None = None) -> str:
+    """The secret kept in `run_dir`/`name` (default .run/), created (hex: never starts with '-') when missing and
+    replaced when the stored one is unusable (empty, or an older token starting with '-'). Concurrent first
+    calls of several services agree: the file is created with a hard link, which fails if another one won."""
+    run_dir = run_dir or RUN_DIR
+    path = run_dir / name
+    try:
+        stored = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        stored = None
+    if stored and usable_secret(stored):
+        return stored
+    run_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(24)
+    tmp = run_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(token + "\n")
+    try:
+        if stored is not None:  # an unusable token: replace it
+            os.replace(tmp, path)
+            return token
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another service created it meanwhile: use theirs
+            return run_secret(name, run_dir)
+        return token
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def rasa_auth_token(settings: Settings, run_dir: Path | None = None) -> str:
+    """RASA_AUTH_TOKEN, or a random token kept in .run/rasa_token across runs (issue 13, finding 4)."""
+    return settings.rasa.auth_token or run_secret("rasa_token", run_dir)
+
+
+def action_token(settings: Settings, run_dir: Path | None = None) -> str:
+    """ACTION_TOKEN, or .run/action_token: what Rasa sends the action server (header ACTION_TOKEN_HEADER)."""
+    return settings.internal.action_token or run_secret("action_token", run_dir)
+
+
+def push_token(settings: Settings, run_dir: Path | None = None) -> str:
+    """WEB_PUSH_TOKEN, or .run/push_token: what the callbacks send the citizen page's /internal/push."""
+    return settings.internal.push_token or run_secret("push_token", run_dir)
+
+
+def voice_control_token(settings: Settings, run_dir: Path | None = None) -> str:
+    """VOICE_CONTROL_TOKEN, or .run/voice_control_token: what the voice gateway's control API requires."""
+    return settings.internal.voice_control_token or run_secret("voice_control_token", run_dir)
+
+
+ACTION_TOKEN_HEADER = "X-Seat-Action-Token"
+PUSH_TOKEN_HEADER = "X-Seat-Push-Token"
+VOICE_CONTROL_TOKEN_HEADER = "X-Seat-Voice-Token"
+# --- end of the exposure and secrets block ------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable by environment variables (see README, 'Settings')."""
@@ -211,6 +341,8 @@ class Settings:
     admin: AdminSettings = field(default_factory=AdminSettings)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    internal: InternalSettings = field(default_factory=InternalSettings)  # issue 13: listen addresses, secrets
     timezone: str = DEFAULT_TIMEZONE  # SEAT_TIMEZONE
 
     @classmethod
@@ -233,6 +365,8 @@ class Settings:
             admin=_admin(env, rasa),
             callbacks=_callbacks(env),
             wechat=_wechat(env),
+            privacy=_privacy(env),
+            internal=_internal(env),
             timezone=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
         )
 
@@ -285,7 +419,7 @@ def _admin(env: Mapping[str, str], rasa: RasaSettings) -> AdminSettings:
     secret = env.get("ADMIN_SECRET")
     return AdminSettings(
         port=env_number(env, "ADMIN_PORT", 8080, int),
-        host=env.get("ADMIN_HOST", "0.0.0.0"),
+        host=env.get("ADMIN_HOST") or "127.0.0.1",
         flows_dir=Path(env.get("FLOWS_DIR") or REPO_ROOT).resolve(),
         data_dir=Path(env.get("ADMIN_DATA_DIR") or RUN_DIR).resolve(),
         rasa_urls=tuple(u.strip().rstrip("/") for u in urls.split(",") if u.strip()),
@@ -320,6 +454,7 @@ def _callbacks(env: Mapping[str, str]) -> CallbackSettings:
         satisfaction_weight=env_number(env, "CALLBACK_SATISFACTION_WEIGHT", SurveyPolicy.satisfaction_weight, float),
     )
     control_port = env_number(env, "VOICE_CONTROL_PORT", 9093, int)
+    web_port = env_number(env, "WEB_PORT", 8000, int)  # the push endpoint is on the citizen page, not the console
     return CallbackSettings(
         policy=policy,
         dialer=env.get("CALLBACK_DIALER", "").strip().lower(),
@@ -327,7 +462,7 @@ def _callbacks(env: Mapping[str, str]) -> CallbackSettings:
         poll_seconds=env_number(env, "CALLBACK_POLL_SECONDS", 30.0, float),
         simulated_keys=env.get("CALLBACK_SIMULATED_KEYS", "1111"),
         gateway_url=env.get("VOICE_GATEWAY_URL") or f"http://127.0.0.1:{control_port}",
-        web_push_url=env.get("WEB_PUSH_URL") or None,
+        web_push_url=env.get("WEB_PUSH_URL") or f"http://127.0.0.1:{web_port}/internal/push",
         ari=AriSettings(url=env.get("ARI_URL") or None, user=env.get("ARI_USER") or None,
                         password=env.get("ARI_PASSWORD") or None,
                         endpoint=env.get("ARI_ENDPOINT", AriSettings.endpoint),
@@ -339,17 +474,3 @@ def _callbacks(env: Mapping[str, str]) -> CallbackSettings:
 def current() -> Settings:
     """This process's settings, built from os.environ on first use (tests reset it with `current.cache_clear()`)."""
     return Settings.from_env()
-
-
-def rasa_auth_token(settings: Settings) -> str:
-    """RASA_AUTH_TOKEN, or a random token kept in .run/rasa_token across runs."""
-    if settings.rasa.auth_token:
-        return settings.rasa.auth_token
-    path = RUN_DIR / "rasa_token"
-    if path.exists():
-        return path.read_text().strip()
-    RUN_DIR.mkdir(exist_ok=True)
-    token = secrets.token_urlsafe(24)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
-    return token

@@ -71,11 +71,14 @@ _STOP = re.compile(
     r"这边|那边|这里|那里|[，,。；;！!？?])"
 )
 _END_MARK = re.compile(
-    r"(\d+|[一二三四五六七八九十百零]+)(号楼|号院|号|栋|幢|单元|层|楼|室|门|期|区|排|条)$|"
+    r"((?<!\d)\d+|(?<![一二三四五六七八九十百零])[一二三四五六七八九十百零]+)(号楼|号院|号|栋|幢|单元|层|楼|室|门|期|区|排|条)$|"
     r"(小区|社区|家园|花园|公寓|大厦|广场|胡同|大街|路|街|巷|里|院|村|庄|屯|营|园|苑|城|门|桥|门口|对面|旁边|附近|"
     r"东侧|西侧|南侧|北侧|站|中心|市场|商场|医院|学校|公园|大楼|楼|号|坊|湾|厂|店|处)$"
 )
-_STRONG_MARK = re.compile(r"(号楼|号院|\d+号|单元|\d+室|小区|社区|家园|花园|公寓|大厦|胡同|村|门口|对面|旁边|附近)")
+_STRONG_MARK = re.compile(r"(号楼|号院|(?<!\d)\d+号|单元|(?<!\d)\d+室|小区|社区|家园|花园|公寓|大厦|胡同|村|门口|对面|旁边|附近)")
+# The number runs above start only where a run starts (look-behind): without it a search retries
+# inside every long run of digits and backtracks over the rest (quadratic in a 40,000-digit message).
+_TAIL_WINDOW = 64  # _FILLER_TAIL is searched in the last characters only, repeatedly (linear)
 _CONTAINER_LOCATIVE = re.compile(r"(胡同|小区|社区|院|楼|村|家园|公园)(?:里面|里边|里|内)$")
 
 
@@ -333,21 +336,41 @@ def canonicalize_places(text: str) -> str:
     return "".join(out)
 
 
-def _is_continued(text: str, hit: PlaceHit, hits: list[PlaceHit]) -> bool:
-    """Whether a bare place name is the start of a longer name ("望京西园", "朝阳公园")."""
-    rest = text[hit.end:]
-    if not rest or not (rest[0].isalnum()):
+_NOT_CONTINUED = re.compile(r"(的|这|那|一带|附近|呢|啊|吧|呀|人|有|是|区|街道|地区|镇|乡)")
+
+
+def _is_continued(text: str, hit: PlaceHit, starts: set[int]) -> bool:
+    """Whether a bare place name is the start of a longer name ("望京西园", "朝阳公园").
+
+    `starts`: where the district and street hits start. Constant work per hit (no copy of the
+    rest of the text, no scan of all hits), so a long message stays linear.
+    """
+    if hit.end >= len(text) or not text[hit.end].isalnum():
         return False
-    if any(h.start == hit.end for h in hits if h.kind in ("district", "street")):
+    if hit.end in starts:
         return False
-    return not re.match(r"(的|这|那|一带|附近|呢|啊|吧|呀|人|有|是|区|街道|地区|镇|乡)", rest)
+    return not _NOT_CONTINUED.match(text, hit.end)
+
+
+def _strip_tail(piece: str) -> str:
+    """`piece` without its trailing filler, found window by window from the end.
+
+    A `(...)+$` search over the whole text restarts at each filler character and runs to the end
+    (quadratic); the window keeps each search short and the loop removes a long tail in steps.
+    """
+    while piece:
+        m = _FILLER_TAIL.search(piece, max(0, len(piece) - _TAIL_WINDOW))
+        if not m:
+            break
+        piece = piece[: m.start()]
+    return piece
 
 
 def _clean(piece: str) -> str:
     prev = None
     while prev != piece:
         prev = piece
-        piece = _FILLER_TAIL.sub("", _FILLER_HEAD.sub("", piece))
+        piece = _strip_tail(_FILLER_HEAD.sub("", piece))
     return piece
 
 
@@ -364,7 +387,7 @@ def _strict(piece: str, protect: int) -> str | None:
         if not strong:
             return None
         candidate = candidate[: strong[-1].end()]
-    has_digit = bool(re.search(r"\d|[一二三四五六七八九十]+号", candidate))
+    has_digit = bool(re.search(r"\d|(?<![一二三四五六七八九十])[一二三四五六七八九十]+号", candidate))
     return candidate if len(candidate) >= 3 or has_digit else None
 
 
@@ -379,10 +402,11 @@ def split_address(text: str, strict: bool = False) -> str | None:
     if not text:
         return None
     hits = [h for h in scan_places(text) if h.kind in ("district", "street")]
+    starts = {h.start for h in hits}
     pieces: list[tuple[str, int]] = []
     last, protect = 0, 0
     for hit in hits:
-        if hit.bare and _is_continued(text, hit, hits):
+        if hit.bare and _is_continued(text, hit, starts):
             protect = hit.end - last
             continue
         pieces.append((text[last:hit.start], protect))

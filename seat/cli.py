@@ -19,6 +19,7 @@ from ground.store import TicketStore, TicketStoreError, current_revision, head_r
 from ground.store import knowledge as repository
 from ground.store.kb_rates import one_time_resolution
 from ground.store.knowledge import load_kb
+from ground.store.privacy import PrivacyError, erase_phone, purge
 from ground.store.units import load_units
 from nlu.kb_index import KbIndex
 from seat import services
@@ -164,6 +165,29 @@ def cmd_tickets(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_privacy(settings: Settings, args: argparse.Namespace) -> int:
+    """Privacy (PIPL): erase one citizen's personal data, or purge what is older than RETENTION_DAYS."""
+    engine = create_engine(settings.db.url)
+    try:
+        if args.privacy_command == "erase":
+            report = erase_phone(engine, args.phone, actor=args.actor)
+            print(f"erased: {report.tickets} tickets, {report.conversations} conversations "
+                  f"({report.tracker_events} tracker events, {report.handoffs} handoffs, "
+                  f"{report.kb_questions} knowledge-base questions), {report.surveys} survey comments")
+        else:
+            days = args.days or settings.privacy.retention_days
+            report = purge(engine, days, actor=args.actor)
+            print(f"purged (older than {days} days): {report.tickets} closed tickets, {report.conversations} "
+                  f"conversations ({report.tracker_events} tracker events), {report.handoffs} handoffs, "
+                  f"{report.kb_questions} knowledge-base questions")
+    except PrivacyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    return 0
+
+
 def cmd_callbacks(settings: Settings, args: argparse.Namespace) -> int:
     """Satisfaction callbacks: monthly rates report, a scheduling pass, the workers."""
     return run_callbacks(settings, args)
@@ -205,6 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     close.add_argument("--actor", default="seat-cli")
     close.add_argument("--note", default=None)
     tickets.set_defaults(func=cmd_tickets)
+    privacy = sub.add_parser("privacy", help=cmd_privacy.__doc__)
+    privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
+    erase = privacy_sub.add_parser("erase", help="remove one citizen's personal data everywhere (audited)")
+    erase.add_argument("--phone", required=True, help="the citizen's phone number, any form")
+    erase.add_argument("--actor", default="seat-cli")
+    purge_cmd = privacy_sub.add_parser("purge", help="remove personal data older than RETENTION_DAYS now")
+    purge_cmd.add_argument("--days", type=int, default=None, help="instead of RETENTION_DAYS")
+    purge_cmd.add_argument("--actor", default="seat-cli")
+    privacy.set_defaults(func=cmd_privacy)
     callbacks = sub.add_parser("callbacks", help=cmd_callbacks.__doc__)
     add_callbacks_arguments(callbacks)
     callbacks.set_defaults(func=cmd_callbacks)

@@ -46,6 +46,9 @@ class DatabaseUrlTrackerStore(SQLTrackerStore):
         store_kwargs = sql_store_kwargs(url)
         logger.info("tracker store: %s", make_url(url).render_as_string(hide_password=True))
         super().__init__(domain=domain, event_broker=event_broker, **store_kwargs, **kwargs)
+        # Rasa builds its engine without hide_parameters: a failed statement would log the events it carries
+        # (the citizens' words, phones, addresses). The engine reads the flag when it reports an error.
+        self.engine.hide_parameters = True
 
 
 class EnvLockStore(LockStore):

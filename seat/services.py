@@ -5,50 +5,68 @@ import sys
 from pathlib import Path
 
 from seat.launcher import Service
-from ground.settings import REPO_ROOT, RUN_DIR, Settings, rasa_auth_token
+import os
+import yaml
+
+from ground.settings import (ACTION_TOKEN_HEADER, REPO_ROOT, RUN_DIR, Settings, action_token, push_token,
+                             rasa_auth_token, voice_control_token)
+
 
 def write_endpoints(settings: Settings, path: Path | None = None) -> Path:
-    """endpoints.yml with the action server URL of these settings (ACTION_PORT / ACTION_ENDPOINT_URL)."""
-    import yaml
-
+    """endpoints.yml with the action server URL of these settings (ACTION_PORT / ACTION_ENDPOINT_URL) and the
+    action server's secret in a header (ACTION_TOKEN); the file is readable by its owner only."""
     config = yaml.safe_load((REPO_ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
-    config.setdefault("action_endpoint", {})["url"] = settings.rasa.action_endpoint
+    endpoint = config.setdefault("action_endpoint", {})
+    endpoint["url"] = settings.rasa.action_endpoint
+    endpoint.setdefault("headers", {})[ACTION_TOKEN_HEADER] = action_token(settings)
     path = path or RUN_DIR / "endpoints.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    path.chmod(0o600)
     return path
 
 
 def action_server(settings: Settings) -> Service:
-    """The Rasa SDK action server running the custom actions in bot/."""
+    """The Rasa SDK action server running the custom actions in bot/, on ACTION_HOST, refusing calls without
+    the ACTION_TOKEN secret (seat/action_run.py; action errors never carry the tracker, seat/action_server.py); the secret reaches it in the environment, not argv."""
+    port = settings.rasa.action_port
     return Service(
         name="actions",
-        argv=[sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(settings.rasa.action_port)],
-        ready_url=f"http://127.0.0.1:{settings.rasa.action_port}/health",
-        listens=f"http://localhost:{settings.rasa.action_port}/webhook (custom actions)",
+        argv=[sys.executable, "-m", "seat.action_run", "--actions", "bot.actions",
+              "--host", settings.internal.action_host, "--port", str(port)],
+        ready_url=f"http://127.0.0.1:{port}/health",
+        listens=f"http://{settings.internal.action_host}:{port}/webhook (custom actions; Rasa's calls only)",
+        env={"ACTION_TOKEN": action_token(settings)},
     )
 
 
 def rasa_server(settings: Settings, model: Path, endpoints: Path | None = None) -> Service:
-    """Rasa with the REST channel and the HTTP API behind a token."""
+    """Rasa with the REST channel and the HTTP API behind a token, on RASA_HOST (loopback by default).
+
+    The token reaches Rasa in the environment (seat.rasa_run hands it to Rasa's parser in-process), never in
+    argv, which `ps` shows every local user; no CORS: browsers talk to the citizen page, not to Rasa."""
     endpoints = endpoints or write_endpoints(settings)
     token_at = "RASA_AUTH_TOKEN" if settings.rasa.auth_token else RUN_DIR / "rasa_token"
+    host = settings.internal.rasa_host
     return Service(
         name="rasa",
         argv=[
             sys.executable, "-m", "seat.rasa_run", "run",  # rasa, loading published models off its event loop
             "--model", str(model),
+            "--interface", host,
             "--port", str(settings.rasa.port),
-            "--enable-api", "--auth-token", rasa_auth_token(settings),
+            "--enable-api",
             "--endpoints", str(endpoints),
             "--credentials", str(REPO_ROOT / "credentials.yml"),
-            "--cors", "*",
         ],
         ready_url=f"http://127.0.0.1:{settings.rasa.port}/",
         listens=(
-            f"http://localhost:{settings.rasa.port}/webhooks/rest/webhook (REST chat); "
+            f"http://{host}:{settings.rasa.port}/webhooks/rest/webhook (REST chat); "
             f"HTTP API on the same port, token in {token_at}"
         ),
+        env={"RASA_AUTH_TOKEN": rasa_auth_token(settings)},
     )
 
 
@@ -62,7 +80,8 @@ def voice_gateway(settings: Settings) -> Service:
         ready_url=f"http://127.0.0.1:{control_port}/health",
         listens=(f"AudioSocket on port {audiosocket_port} (Asterisk: AudioSocket(uuid,host:{audiosocket_port})); "
                  f"control API http://localhost:{control_port}/calls/{{uuid}}"),
-        env={"RASA_PORT": str(settings.rasa.port), "DATABASE_URL": settings.db.url},
+        env={"RASA_PORT": str(settings.rasa.port), "DATABASE_URL": settings.db.url,
+             "VOICE_CONTROL_TOKEN": voice_control_token(settings)},
     )
 
 
@@ -73,6 +92,7 @@ def web_server(settings: Settings) -> Service:
         name="web",
         argv=[sys.executable, "-m", "web.app", "--port", str(port),
               "--rasa-url", f"http://127.0.0.1:{settings.rasa.port}"],
+        env={"WEB_PUSH_TOKEN": push_token(settings)},
         ready_url=f"http://127.0.0.1:{port}/health",
         listens=f"http://localhost:{port}/ (citizen page: chat and talk button)",
     )
@@ -94,6 +114,8 @@ def callback_worker(settings: Settings) -> Service:
     return Service(
         name="callbacks",
         argv=[sys.executable, "-m", "seat", "callbacks", "serve"],
+        env={"WEB_PUSH_TOKEN": push_token(settings), "VOICE_CONTROL_TOKEN": voice_control_token(settings),
+             "RASA_AUTH_TOKEN": rasa_auth_token(settings)},
         listens="no port (outbound calls and chat surveys after closure)",
     )
 

@@ -8,7 +8,6 @@ from admin.services import charts
 
 from admin.services import reports
 from ground.roles import PERMISSIONS, can, mask_text, name_for, phone_for, sees_pii
-from admin.security import LoginGuard
 from admin.services.training_jobs import Job
 from admin.services.yamlrt import dump, load
 
@@ -29,18 +28,6 @@ def test_roles_and_personal_data() -> None:
 def test_mask_text_keeps_other_numbers() -> None:
     text = "工单20261126-000123，电话 138 1234 5678，门牌12号，我叫王小明"
     assert mask_text(text, ("王小明",)) == "工单20261126-000123，电话 138****5678，门牌12号，我叫王**"
-
-
-def test_login_guard_blocks_after_five_failures_and_forgets_later() -> None:
-    now = [0.0]
-    guard = LoginGuard(limit=5, window=900, clock=lambda: now[0])
-    for _ in range(4):
-        guard.failed("user:a", "ip:1")
-    assert not guard.blocked("user:a", "ip:1")
-    guard.failed("user:a", "ip:1")
-    assert guard.blocked("user:a") and guard.blocked("ip:1") and not guard.blocked("user:b")
-    now[0] = 901
-    assert not guard.blocked("user:a", "ip:1")
 
 
 def test_reports(tmp_path: Path) -> None:

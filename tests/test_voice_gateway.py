@@ -74,6 +74,7 @@ def phone(gw: VoiceGateway, call_uuid: uuid.UUID | None = None) -> SimulatedPhon
 
 
 async def control(gw: VoiceGateway, method: str, path: str, **kwargs) -> tuple[int, str]:
+    kwargs["headers"] = {"X-Seat-Voice-Token": gw.config.control_token, **kwargs.get("headers", {})}
     async with aiohttp.ClientSession() as http:
         async with http.request(method, f"http://127.0.0.1:{gw.control_port}{path}", **kwargs) as resp:
             return resp.status, await resp.text()

@@ -109,7 +109,8 @@ def line(gw: VoiceGateway, **kwargs) -> AsteriskLine:
 async def outcome(gw: VoiceGateway, call: uuid.UUID) -> str:
     """What the dialplan's CURL(http://gateway/calls/${UUID}/outcome) reads."""
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{gw.control_port}/calls/{call}/outcome") as resp:
+        async with http.get(f"http://127.0.0.1:{gw.control_port}/calls/{call}/outcome",
+                            headers={"X-Seat-Voice-Token": gw.config.control_token}) as resp:
             return await resp.text()
 
 

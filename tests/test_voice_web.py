@@ -12,6 +12,7 @@ from tests.web_support import RecordingRasa, open_and_drop, outside_address, ser
 from web.app import WebConfig, create_app
 
 TOKEN = "push-token-for-tests"
+PUSH = {"X-Seat-Push-Token": TOKEN}
 
 
 def citizen() -> str:
@@ -27,7 +28,8 @@ async def page():
     """The page app (no speech model) in front of a recording Rasa; yields (base_url, rasa)."""
     rasa = RecordingRasa()
     async with serving(rasa.app()) as rasa_server:
-        config = WebConfig(rasa_url=str(rasa_server.make_url("")), push_token=TOKEN, vosk_model="")
+        config = WebConfig(rasa_url=str(rasa_server.make_url("")), push_token=TOKEN, rasa_token="rasa-secret",
+                           vosk_model="")
         async with serving(create_app(config, session_factory=unused_session), host="0.0.0.0") as server:
             yield f"http://127.0.0.1:{server.port}", rasa, server.port
 
@@ -45,6 +47,9 @@ async def test_chat_goes_to_rasa_with_web_channel_and_returns_replies(page):
             assert resp.status == 200
             data = await resp.json()
     assert rasa.received == [{"sender": sender, "message": "楼下工地太吵", "metadata": {"channel": "web"}}]
+    # Rasa keeps the relay's channel only from the seat's own services: the relay shows the Rasa token, not the
+    # push secret (a different secret, for pushes into the page)
+    assert rasa.authorizations == ["Bearer rasa-secret"]
     assert data == {"messages": [{"text": "请问是哪个区？", "buttons": [
         {"title": "朝阳区", "payload": "朝阳"}, {"title": "海淀区", "payload": "海淀"}]}]}
 
@@ -92,7 +97,8 @@ async def test_push_reaches_every_open_page_of_that_citizen_only(page):
     alice, bob = citizen(), citizen()
     ws_base = base.replace("http", "ws")
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{base}/internal/push", json={"sender": alice, "messages": [{"text": "x"}]}) as resp:
+        async with http.post(f"{base}/internal/push", json={"sender": alice, "messages": [{"text": "x"}]},
+                             headers=PUSH) as resp:
             assert resp.status == 404  # not connected
         tab1 = await http.ws_connect(f"{ws_base}/ws/events?sender={alice}")
         tab2 = await http.ws_connect(f"{ws_base}/ws/events?sender={alice}")
@@ -100,7 +106,8 @@ async def test_push_reaches_every_open_page_of_that_citizen_only(page):
         for ws in (tab1, tab2, other):
             assert (await ws.receive_json(timeout=5)) == {"type": "hello"}
         survey = {"text": "请您对本次服务进行评价", "buttons": [{"title": "满意", "payload": "/rate{\"score\":1}"}]}
-        async with http.post(f"{base}/internal/push", json={"sender": alice, "messages": [survey]}) as resp:
+        async with http.post(f"{base}/internal/push", json={"sender": alice, "messages": [survey]},
+                             headers=PUSH) as resp:
             assert resp.status == 202
             assert (await resp.json()) == {"delivered": 2}
         for ws in (tab1, tab2):
@@ -129,6 +136,8 @@ async def test_push_from_outside_needs_the_token(page):
                              headers={"Authorization": "Bearer wrong"}) as resp:
             assert resp.status == 403
         async with http.post(f"http://{addr}:{port}/internal/push?token={TOKEN}", json=body) as resp:
+            assert resp.status == 403  # never in the query string (access logs keep it)
+        async with http.post(f"http://{addr}:{port}/internal/push", json=body, headers=PUSH) as resp:
             assert resp.status == 202
         # a reverse proxy on this machine relays outside requests: not trusted as local
         async with http.post(f"http://127.0.0.1:{port}/internal/push", json=body,

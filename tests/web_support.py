@@ -19,6 +19,7 @@ class RecordingRasa:
     """Rasa's REST webhook as far as the page needs it: answers each message, records what it got."""
 
     received: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)  # the Authorization header of each message
     reply: Callable[[dict[str, Any]], list[dict[str, Any]]] = lambda body: [
         {"recipient_id": body["sender"], "text": f"收到：{body['message']}"}]
     status: int = 200
@@ -26,6 +27,7 @@ class RecordingRasa:
     async def webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.received.append(body)
+        self.authorizations.append(request.headers.get("Authorization", ""))
         if self.status != 200:
             return web.Response(status=self.status, text="boom")
         return web.json_response(self.reply(body))

@@ -12,10 +12,17 @@ survey) is registered by UUID before the dialplan runs ``AudioSocket(uuid,host:9
                                  caller_hangup | error | active | unknown
     GET  /health                 "ok"
 
+Every ``/calls`` request needs the control secret (VOICE_CONTROL_TOKEN) in the ``X-Seat-Voice-Token`` header
+(issue 13, finding 7): a forged registration would put another caller number or survey context into a call.
+Not by address (a same-host proxy makes everyone local), not in the query string (access logs keep it).
+The dialplan sends it with ``CURLOPT(httpheader)`` (README "Phone line").
+
 Whatever ``context`` holds goes into the Rasa metadata of every message of that call.
 """
 from __future__ import annotations
 
+import hmac
+import logging
 import time
 import uuid as uuidlib
 from collections import OrderedDict
@@ -25,6 +32,9 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ground.masking import mask_phone
+from ground.settings import VOICE_CONTROL_TOKEN_HEADER
+
+log = logging.getLogger("voice.control")
 
 MAX_CALLS = 10000
 TTL_S = 3600.0
@@ -77,6 +87,20 @@ class CallRegistry:
 
 
 REGISTRY_KEY = web.AppKey("registry", CallRegistry)
+TOKEN_KEY = web.AppKey("control_token", str)
+
+
+@web.middleware
+async def require_token(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
+    """Everything but /health needs the control secret in the X-Seat-Voice-Token header."""
+    if request.path != "/health":
+        given = request.headers.get(VOICE_CONTROL_TOKEN_HEADER, "")
+        if not (given and hmac.compare_digest(given.encode(), request.app[TOKEN_KEY].encode())):
+            log.warning("control API: refused %s %s from %s (%s)", request.method, request.path.split("/")[1],
+                        request.remote, "wrong secret" if given else "no secret")
+            raise web.HTTPForbidden(text=f"forbidden: the control secret (header {VOICE_CONTROL_TOKEN_HEADER}) "
+                                         "is required\n")
+    return await handler(request)
 
 
 def _call_id(request: web.Request) -> str:
@@ -131,10 +155,13 @@ async def health(_: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-def make_app(registry: CallRegistry) -> web.Application:
-    """The control API's aiohttp application over `registry`."""
-    app = web.Application(client_max_size=MAX_BODY)
+def make_app(registry: CallRegistry, token: str) -> web.Application:
+    """The control API's aiohttp application over `registry`, behind the secret `token`."""
+    if not token:
+        raise ValueError("the voice control API needs a secret (VOICE_CONTROL_TOKEN)")
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[require_token])
     app[REGISTRY_KEY] = registry
+    app[TOKEN_KEY] = token
     app.router.add_post("/calls/{uuid}", register_call)
     app.router.add_get("/calls/{uuid}", call_status)
     app.router.add_get("/calls/{uuid}/outcome", call_outcome)

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 import yaml
@@ -30,7 +31,7 @@ from aiohttp import web
 from ground.db import create_engine
 from ground.masking import mask_phone
 from ground.rasa_client import RasaClient
-from ground.settings import DEFAULT_ENDPOINT_MS, REPO_ROOT, Settings, current
+from ground.settings import DEFAULT_ENDPOINT_MS, REPO_ROOT, Settings, current, voice_control_token
 from ground.store.tickets import TicketStore
 from voice import asr, prompts, tts
 from voice.audiosocket import Audio, AudioSocketServer, Call, CallId, Dtmf, Error, Hangup
@@ -56,6 +57,8 @@ class GatewayConfig:
     audiosocket_port: int = 9092  # AUDIOSOCKET_PORT
     control_host: str = "127.0.0.1"
     control_port: int = 9093  # VOICE_CONTROL_PORT
+    # VOICE_CONTROL_TOKEN: the control API's secret (header X-Seat-Voice-Token); a fresh random one by default
+    control_token: str = field(default_factory=lambda: secrets.token_hex(24), repr=False)
     silence_reprompt_s: float = 8.0  # VOICE_SILENCE_S
     endpoint_silence_ms: int = DEFAULT_ENDPOINT_MS  # VOICE_ENDPOINT_MS: quiet after the words ending a turn
     first_audio_wait_s: float = 0.3  # how long to wait for the first audio frame to learn the rate
@@ -76,6 +79,7 @@ class GatewayConfig:
             audiosocket_port=voice.audiosocket_port,
             control_host=voice.control_host,
             control_port=voice.control_port,
+            control_token=voice_control_token(settings),
             silence_reprompt_s=voice.silence_s,
             endpoint_silence_ms=voice.endpoint_ms,
             database_url=settings.db.url,
@@ -144,7 +148,7 @@ class VoiceGateway:
         self.control_port: Optional[int] = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(make_app(self.registry), access_log=None)
+        self._runner = web.AppRunner(make_app(self.registry, self.config.control_token), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.control_host, self.config.control_port)
         await site.start()

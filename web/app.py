@@ -24,7 +24,8 @@ import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ground.rasa_client import RasaClient
-from ground.settings import DEFAULT_ENDPOINT_MS, Settings, current, default_database_url, rasa_auth_token
+from ground.settings import (DEFAULT_ENDPOINT_MS, PUSH_TOKEN_HEADER, Settings, current, default_database_url,
+                             push_token, rasa_auth_token)
 from voice import asr
 from voice.browser import SAMPLE_RATE as BROWSER_RATE
 from voice.browser import BrowserCalls
@@ -36,7 +37,6 @@ log = logging.getLogger("web.app")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SENDER_RE = re.compile(r"^web-[0-9a-fA-F-]{8,64}$")
 MAX_MESSAGE_CHARS = 2000
-LOCAL_ADDRESSES = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 RASA_TIMEOUT_S = 60.0
 UNREACHABLE = "客服系统暂时无法连接，请稍后再试。"
 
@@ -48,7 +48,8 @@ class WebConfig:
     rasa_url: str = "http://127.0.0.1:5005"
     host: str = "0.0.0.0"
     port: int = 8000
-    push_token: str | None = None  # the Rasa token: lets non-local services push into chats
+    push_token: str | None = None  # WEB_PUSH_TOKEN: /internal/push needs it in X-Seat-Push-Token (None: no pushes)
+    rasa_token: str | None = None  # the Rasa token: the relay's own metadata (channel) is kept only with it
     vosk_model: str = ""  # model directory (VOSK_MODEL); "" = no voice
     max_voice_calls: int = 20
     endpoint_silence_ms: int = DEFAULT_ENDPOINT_MS  # VOICE_ENDPOINT_MS, as on the phone
@@ -56,12 +57,13 @@ class WebConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "WebConfig":
-        """WEB_HOST, WEB_PORT, RASA_URL / RASA_PORT, VOSK_MODEL, WEB_MAX_CALLS, VOICE_ENDPOINT_MS and the Rasa token."""
+        """WEB_HOST, WEB_PORT, RASA_URL / RASA_PORT, VOSK_MODEL, WEB_MAX_CALLS, VOICE_ENDPOINT_MS, WEB_PUSH_TOKEN."""
         return cls(
             rasa_url=settings.rasa.url,
             host=settings.web.host,
             port=settings.web.port,
-            push_token=rasa_auth_token(settings),
+            push_token=push_token(settings),
+            rasa_token=rasa_auth_token(settings),
             vosk_model=settings.voice.vosk_model,
             max_voice_calls=settings.web.max_calls,
             endpoint_silence_ms=settings.voice.endpoint_ms,
@@ -187,7 +189,9 @@ async def chat(request: web.Request) -> web.Response:
     url = config.rasa_url.rstrip("/") + "/webhooks/rest/webhook"
     payload = {"sender": sender, "message": message.strip(), "metadata": {"channel": "web"}}
     try:
-        async with request.app[HTTP_KEY].post(url, json=payload) as resp:
+        # The Rasa token lets Rasa keep the relay's own metadata (channel), which it drops from clients.
+        headers = {"Authorization": f"Bearer {config.rasa_token}"} if config.rasa_token else None
+        async with request.app[HTTP_KEY].post(url, json=payload, headers=headers) as resp:
             if resp.status != 200:
                 log.warning("chat of %s: Rasa answered HTTP %s", sender, resp.status)
                 return _error(502, UNREACHABLE)
@@ -230,22 +234,18 @@ async def events_socket(request: web.Request) -> web.StreamResponse:
 
 
 def _push_allowed(request: web.Request) -> bool:
-    """From this machine (and not relayed by a reverse proxy), or with the Rasa token."""
-    proxied = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
-    if request.remote in LOCAL_ADDRESSES and not proxied:
-        return True
+    """With the push secret in the X-Seat-Push-Token header: never by address (behind a same-host proxy every
+    internet client looks local), never in the query string (which access logs keep)."""
     token = request.app[CONFIG_KEY].push_token
-    if not token:
-        return False
-    given = request.query.get("token") or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+    given = request.headers.get(PUSH_TOKEN_HEADER, "")
+    return bool(token) and bool(given) and hmac.compare_digest(given.encode(), token.encode())
 
 
 async def push(request: web.Request) -> web.Response:
     """``POST /internal/push {sender, messages: [{text, buttons?}]}``: 202 delivered, 404 not connected."""
     if not _push_allowed(request):
-        log.warning("push refused from %s: not local and no valid token", request.remote)
-        return _error(403, "forbidden: local callers or the Rasa token only")
+        log.warning("push refused from %s: no valid %s header", request.remote, PUSH_TOKEN_HEADER)
+        return _error(403, f"forbidden: the push secret (header {PUSH_TOKEN_HEADER}) is required")
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -32,7 +32,7 @@ from bot.readback import ticket_filed
 from bot.status import status_message
 from ground.db import create_engine
 from ground.settings import current
-from ground.store.tickets import TicketDraft, TicketStore
+from ground.store.tickets import LOOKUP_WINDOW, TicketDraft, TicketStore, TooManyLookups
 from web.form_rules import options, validate
 
 log = logging.getLogger("web.form")
@@ -42,6 +42,7 @@ CHANNEL = "web_form"
 IDEMPOTENCY_RE = re.compile(r"^[A-Za-z0-9_-]{8,100}$")
 TOO_MANY = "操作过于频繁，请稍后再试。如情况紧急请拨打12345热线。"
 NOT_FOUND = "没有查到与这个编号和电话都匹配的工单，请核对后再试。"
+TOO_MANY_LOOKUPS = "这个电话查询失败的次数太多了，为保护您的信息，请明天再查，或拨打12345热线。"
 
 
 class RateLimiter:
@@ -191,7 +192,10 @@ async def ticket_status(request: web.Request) -> web.Response:
     if service.failed_per_ticket.blocked(number_key):
         return _too_many(service.failed_per_ticket, number_key)
     store = service.store
-    ticket = await asyncio.to_thread(store.find_for_citizen, ticket_no, phone)
+    try:
+        ticket = await asyncio.to_thread(store.find_for_citizen, ticket_no, phone)
+    except TooManyLookups:
+        return _json({"error": TOO_MANY_LOOKUPS}, 429, {"Retry-After": str(int(LOOKUP_WINDOW.total_seconds()))})
     if ticket is None:
         service.failed_per_ticket.hit(number_key)
         return _json({"error": NOT_FOUND}, 404)

@@ -1,23 +1,36 @@
 """Login, logout, home, health check, users and the audit log."""
 from __future__ import annotations
 
+import math
+from urllib.parse import urlsplit
+
 from aiohttp import web
 from aiohttp_session import get_session
 
-from ground.store import audit
+from ground.store import audit, login_throttle
 
 from ground.store import users
 from admin.common import actor, flash, form, redirect, render
 from admin.keys import ENGINE, run_sync
 from ground.roles import ROLES
-from admin.security import csrf_ok, guard, public, requires, start_session
+from admin.security import csrf_ok, end_session, public, requires, start_session
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local paths (no open redirect to another site)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """Only same-site paths (no open redirect): "/" for anything else.
+
+    Browsers drop tabs and newlines and read "\\" as "/", so "/\t/evil.com" is "//evil.com" to them
+    (issue 13, finding 5): control characters, spaces and backslashes are refused, and what is left must
+    parse as a bare path (no scheme, no host) that does not start with "//".
+    """
+    if not target or not isinstance(target, str) or len(target) > 2000:
+        return "/"
+    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in target) or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return "/"
+    return target
 
 
 @public
@@ -37,17 +50,19 @@ async def login(request: web.Request) -> web.Response:
         return web.Response(status=403, text="CSRF 校验失败，请刷新页面后重试")
     data = await form(request)
     name, password = data.get("username", "").strip(), data.get("password", "")
-    keys = (f"user:{name}", f"ip:{request.remote}")
-    if guard(request).blocked(*keys):
+    engine, address = request.app[ENGINE], request.remote
+    wait = await run_sync(request.app, login_throttle.blocked_for, engine, name, address)
+    if wait:
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
         return await render(request, "login.html", http_status=429, next=_safe_next(data.get("next")),
-                            error="失败次数过多，请15分钟后再试")
+                            error=f"失败次数过多，请{minutes}分钟后再试")
     user = await run_sync(request.app, users.authenticate, request.app[ENGINE], name, password)
     if user is None:
-        guard(request).failed(*keys)
+        await run_sync(request.app, login_throttle.failed, engine, name, address)
         await run_sync(request.app, audit.record, request.app[ENGINE], name[:64] or "-", "login.failed")
         return await render(request, "login.html", http_status=401, next=_safe_next(data.get("next")),
                             error="用户名或密码错误")
-    guard(request).succeeded(*keys)
+    await run_sync(request.app, login_throttle.succeeded, engine, name, address)
     await start_session(request, user.username)
     await run_sync(request.app, audit.record, request.app[ENGINE], user.username, "login")
     raise redirect(_safe_next(data.get("next")))
@@ -55,8 +70,7 @@ async def login(request: web.Request) -> web.Response:
 
 @requires("login")
 async def logout(request: web.Request) -> web.Response:
-    session = await get_session(request)
-    session.invalidate()
+    await end_session(request)
     raise redirect("/login")
 
 

@@ -6,6 +6,7 @@ see personal data (admin, operator), in the list, the detail and the transcript.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -24,9 +25,17 @@ STATUS_LABELS = {"new": "新建", "dispatched": "已派单", "in_progress": "办
 TYPE_LABELS = {"consultation": "咨询", "help": "求助", "complaint": "投诉", "suggestion": "建议", "praise": "表扬"}
 
 
+def _names(ticket) -> tuple[str, ...]:
+    """The names known for a ticket: its contact and any name the dialogue collected (extra's *name* keys)."""
+    names = [ticket.contact_name] if ticket.contact_name else []
+    extra = ticket.extra if isinstance(ticket.extra, dict) else {}
+    names += [v for k, v in extra.items() if "name" in str(k).lower() and isinstance(v, str) and v.strip()]
+    return tuple(dict.fromkeys(names))
+
+
 def _view(ticket, user_role: str) -> dict:
     """What the page shows of a ticket for this role."""
-    names = (ticket.contact_name,) if ticket.contact_name else ()
+    names = _names(ticket)
     return {
         "t": ticket, "phone": phone_for(user_role, ticket.phone) or "", "name": name_for(user_role, ticket.contact_name) or "",
         "description": text_for(user_role, ticket.description, names),
@@ -55,9 +64,14 @@ async def ticket_page(request: web.Request) -> web.Response:
     events = await run_sync(request.app, store.events, ticket.ticket_no)
     turns = await run_sync(request.app, tq.transcript, request.app[ENGINE], ticket.conversation_id)
     user_role = role(request)
-    names = (ticket.contact_name,) if ticket.contact_name else ()
+    names = _names(ticket)
     shown_turns = [(t.speaker, text_for(user_role, t.text, names), t.at) for t in turns]
+    # Operators' notes may quote the citizen: masked like the rest for roles without personal data.
+    events = [replace(e, note=text_for(user_role, e.note, names) if e.note else e.note) for e in events]
     units = await run_sync(request.app, lambda: list_units(request.app[ENGINE]))
+    # Who read a citizen's personal data or conversation, and when (issue 13, finding 5); no data itself.
+    await run_sync(request.app, audit.record, request.app[ENGINE], actor(request), "ticket.read", ticket.ticket_no,
+                   {"personal_data": sees_pii(user_role), "transcript_turns": len(turns)})
     return await render(request, "ticket.html", v=_view(ticket, user_role), events=events, turns=shown_turns,
                         units=units, next_statuses=sorted(ALLOWED_TRANSITIONS[ticket.status]),
                         status_labels=STATUS_LABELS, type_labels=TYPE_LABELS, pii=sees_pii(user_role))

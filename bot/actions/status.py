@@ -11,12 +11,14 @@ from rasa_sdk.types import DomainDict
 
 from bot import runtime
 from bot.status import status_message
+from ground.store import TooManyLookups
 from nlu.phone import extract_phone
 from nlu.ticketno import extract_ticket_no
 
 logger = logging.getLogger(__name__)
 
 MAX_TRIES = 3
+TOO_MANY_LOOKUPS = "这个电话今天查询失败的次数太多了，为保护您的信息，请明天再查，或者说转人工。"
 
 
 class ValidateStatusForm(FormValidationAction):
@@ -63,7 +65,11 @@ class ActionTicketStatus(Action):
         if not ticket_no or not phone:
             return reset
         store = runtime.ticket_store()
-        ticket = await runtime.in_thread(store.find_for_citizen, ticket_no, phone)
+        try:
+            ticket = await runtime.in_thread(store.find_for_citizen, ticket_no, phone)
+        except TooManyLookups:
+            dispatcher.utter_message(text=TOO_MANY_LOOKUPS)
+            return reset
         if ticket is None:
             dispatcher.utter_message(text="没有查到与这个编号和电话都匹配的工单，请核对后再试，或者说转人工。")
             return reset

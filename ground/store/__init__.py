@@ -31,6 +31,7 @@ from ground.store.tickets import (
     TicketDraft,
     TicketEvent,
     TicketNotFound,
+    TooManyLookups,
     TicketStore,
     TicketStoreError,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "TicketNotFound",
     "TicketStore",
     "TicketStoreError",
+    "TooManyLookups",
     "Unit",
     "alembic_config",
     "current_revision",

@@ -9,6 +9,7 @@ callback row (indexed on status/closed_at) and is safe to run from several proce
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from ground.settings import current, opt_out_secret
 from ground.tables.callbacks import SurveyChannel, TryOutcome
 from ground.tables.callbacks import callback_attempts as attempts
 from ground.tables.callbacks import survey_opt_outs, survey_results
@@ -31,16 +33,26 @@ CHAT_CHANNELS = frozenset({"web"})  # tickets filed in the citizen web chat are 
 WECHAT_CHANNEL = "wechat"  # surveyed over WeChat while its 48-hour service window is open, else by phone
 
 
-def phone_hash(phone: str) -> str:
-    """SHA-256 of the phone's digits (the opt-out list never holds numbers)."""
+def legacy_phone_hash(phone: str) -> str:
+    """The unsalted SHA-256 of the phone's digits that opt-out rows held before migration 0007 (opt-out HMAC); rows
+    whose number no ticket knew keep it until that number is seen again (then they are re-keyed)."""
     digits = normalize_phone(phone) or phone
     return hashlib.sha256(digits.encode()).hexdigest()
 
 
+def phone_hash(phone: str, secret: Optional[bytes] = None) -> str:
+    """HMAC-SHA-256 of the phone's digits under OPT_OUT_SECRET (the opt-out list never holds numbers, and a dump
+    of the database cannot be brute-forced without the secret). `secret`: default the process's settings."""
+    digits = normalize_phone(phone) or phone
+    key = secret if secret is not None else opt_out_secret(current())
+    return hmac.new(key, digits.encode(), hashlib.sha256).hexdigest()
+
+
 def opt_out(engine: Engine, phone: str, now: datetime) -> None:
-    """Never call this number back (idempotent)."""
-    key = phone_hash(phone)
+    """Never call this number back (idempotent); a legacy row of the number is re-keyed."""
+    key, legacy = phone_hash(phone), legacy_phone_hash(phone)
     with engine.begin() as conn:
+        conn.execute(survey_opt_outs.delete().where(survey_opt_outs.c.phone_sha256 == legacy))
         if conn.execute(select(survey_opt_outs.c.phone_sha256).where(survey_opt_outs.c.phone_sha256 == key)).first():
             return
         try:
@@ -89,7 +101,8 @@ def schedule_closed(engine: Engine, policy: SurveyPolicy, now: datetime, batch: 
             rows = conn.execute(stmt).all()
             if not rows:
                 break
-            hashes = {phone_hash(r.phone) for r in rows if r.phone}
+            keys = {r.phone: (phone_hash(r.phone), legacy_phone_hash(r.phone)) for r in rows if r.phone}
+            hashes = {k for pair in keys.values() for k in pair}
             opted = set(conn.execute(
                 select(survey_opt_outs.c.phone_sha256).where(survey_opt_outs.c.phone_sha256.in_(hashes))
             ).scalars()) if hashes else set()
@@ -99,7 +112,7 @@ def schedule_closed(engine: Engine, policy: SurveyPolicy, now: datetime, batch: 
                 wechat_open = r.channel == WECHAT_CHANNEL and window_open(
                     last_message_at(conn, r.conversation_id), first_try)
                 channel, reason = survey_channel(r.request_type, r.channel, r.phone,
-                                                 bool(r.phone) and phone_hash(r.phone) in opted, wechat_open)
+                                                 bool(r.phone) and bool(set(keys[r.phone]) & opted), wechat_open)
                 if channel is None:
                     skipped += 1
                     values.append(dict(ticket_id=r.id, attempt=0, channel="voice", scheduled_at=now, ended_at=now,

@@ -51,7 +51,8 @@ def _pending(conn: Connection, *conditions: Any) -> Optional[PendingSurvey]:
 
 
 def survey_for(engine: Engine, sender_id: str, metadata: Mapping[str, Any]) -> Optional[PendingSurvey]:
-    """The survey this conversation should run: the call's (voice metadata), else a chat survey waiting."""
+    """The survey this conversation should run: the call's (voice metadata, only in that call's own
+    conversation), else a chat survey waiting for this conversation."""
     with engine.connect() as conn:
         attempt_id = metadata.get("attempt_id")
         if attempt_id is not None:
@@ -60,7 +61,12 @@ def survey_for(engine: Engine, sender_id: str, metadata: Mapping[str, Any]) -> O
             except (TypeError, ValueError):
                 log.warning("ignoring malformed attempt_id in the metadata of %s", sender_id)
                 return None
-            return _pending(conn, attempts.c.id == attempt_id)
+            # A try is bound to its own call: the voice gateway's sender id is the try's call id. Metadata
+            # from any other conversation (a forged attempt_id) opens nothing (issue 13, finding 2).
+            found = _pending(conn, attempts.c.id == attempt_id, attempts.c.call_id == sender_id)
+            if found is None:
+                log.warning("attempt_id in the metadata of a conversation that is not its call: ignored")
+            return found
         return _pending(conn, attempts.c.channel == "chat", tickets.c.conversation_id == sender_id)
 
 

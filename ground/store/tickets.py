@@ -5,19 +5,22 @@ Never log raw phone numbers or names; use :meth:`Ticket.masked`.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ground.db import session_factory
+from ground.settings import current, opt_out_secret
+from ground.tables.console import audit_log
 from ground.tables.tickets import (
     REQUEST_TYPES,
     STATUSES,
@@ -50,6 +53,7 @@ __all__ = [
     "TicketNotFound",
     "TicketStore",
     "TicketStoreError",
+    "TooManyLookups",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,25 @@ class TicketStoreError(ValueError):
 
 class TicketNotFound(TicketStoreError):
     """No ticket with that number."""
+
+
+class TooManyLookups(TicketStoreError):
+    """Too many failed status look-ups for this phone lately (issue 13, finding 9)."""
+
+
+# Status look-ups (issue 13, finding 9): ticket numbers are sequential per day, so someone who knows a
+# phone could try them one by one. Failed look-ups are counted per phone in the database, across
+# conversations, channels and processes; past the limit the phone is refused until the window passes.
+LOOKUP_MAX_MISSES = 5
+LOOKUP_WINDOW = timedelta(hours=24)
+LOOKUP_MISS_ACTION = "status_lookup_miss"
+
+
+def _lookup_key(digits: str) -> str:
+    """The phone as a short one-way key for the miss counter (the audit log holds no phone numbers): an HMAC under
+    the same secret as the opt-out list, so a dump of the database cannot be brute-forced back to numbers."""
+    key = opt_out_secret(current())
+    return "phone:" + hmac.new(key, ("status-lookup:" + digits).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class InvalidTransition(TicketStoreError):
@@ -97,6 +120,21 @@ def _required(value: Optional[str], name: str) -> str:
     if value is None or not str(value).strip():
         raise InvalidTicketData(f"{name} is required")
     return str(value).strip()
+
+
+MAX_SENDER_CHARS = 255  # conversation_id / request_key columns (and Rasa's sender_id)
+MAX_CHANNEL_CHARS = 20  # channel columns
+
+
+def check_ref(value: Optional[str], name: str, max_chars: int) -> str:
+    """A conversation id, request key or channel as stored: present, at most `max_chars`, no NUL byte (issue 13,
+    finding 8: PostgreSQL refuses NUL and over-long values mid-insert; here the error says what is wrong)."""
+    text = _required(value, name)
+    if len(text) > max_chars:
+        raise InvalidTicketData(f"{name} is {len(text)} characters long; at most {max_chars} are allowed")
+    if "\x00" in text:
+        raise InvalidTicketData(f"{name} contains a NUL character")
+    return text
 
 
 def _optional(value: Optional[str]) -> Optional[str]:
@@ -161,8 +199,8 @@ class TicketStore:
         return {
             "request_type": request_type,
             "description": (draft.description or "").strip(),
-            "conversation_id": _required(draft.conversation_id, "conversation_id"),
-            "request_key": _required(draft.request_key, "request_key"),
+            "conversation_id": check_ref(draft.conversation_id, "conversation_id", MAX_SENDER_CHARS),
+            "request_key": check_ref(draft.request_key, "request_key", MAX_SENDER_CHARS),
             "category": _optional(draft.category),
             "district": _optional(draft.district),
             "street": _optional(draft.street),
@@ -171,7 +209,7 @@ class TicketStore:
             "contact_name": _optional(draft.contact_name),
             "phone": normalize_phone(draft.phone),
             "confidential": bool(draft.confidential),
-            "channel": _required(draft.channel, "channel"),
+            "channel": check_ref(draft.channel, "channel", MAX_CHANNEL_CHARS),
             "assigned_unit": _optional(draft.assigned_unit),
             "extra": _json_safe(draft.extra) if draft.extra is not None else None,
         }
@@ -242,13 +280,29 @@ class TicketStore:
             return Ticket.from_row(row) if row is not None else None
 
     def find_for_citizen(self, ticket_no: str, phone: str) -> Optional[Ticket]:
-        """The ticket only if `phone` matches the ticket's phone (digits compared)."""
+        """The ticket only if `phone` matches the ticket's phone (digits compared).
+
+        Raises TooManyLookups after LOOKUP_MAX_MISSES failed look-ups for this phone within LOOKUP_WINDOW.
+        """
         digits = normalize_phone(phone)
-        ticket = self.get(ticket_no)
-        if ticket is None or digits is None or not ticket.phone:
+        if digits is None:
             return None
-        if not hmac.compare_digest(ticket.phone.encode(), digits.encode()):
-            log.info("citizen lookup refused for %s: phone mismatch", ticket.ticket_no)
+        key = _lookup_key(digits)
+        since = self._clock() - LOOKUP_WINDOW
+        with self.engine.connect() as conn:
+            misses = conn.execute(select(func.count()).select_from(audit_log).where(
+                audit_log.c.action == LOOKUP_MISS_ACTION, audit_log.c.target == key,
+                audit_log.c.created_at >= since)).scalar_one()
+        if misses >= LOOKUP_MAX_MISSES:
+            log.info("citizen lookup refused: %d failed look-ups for this phone in %s", misses, LOOKUP_WINDOW)
+            raise TooManyLookups(ticket_no)
+        ticket = self.get(ticket_no)
+        if ticket is None or not ticket.phone or not hmac.compare_digest(ticket.phone.encode(), digits.encode()):
+            if ticket is not None:
+                log.info("citizen lookup refused for %s: phone mismatch", ticket.ticket_no)
+            with self.engine.begin() as conn:
+                conn.execute(audit_log.insert().values(actor="citizen", action=LOOKUP_MISS_ACTION, target=key,
+                                                       created_at=self._clock()))
             return None
         return ticket
 
@@ -416,10 +470,10 @@ class TicketStore:
     ) -> int:
         """Store a handoff to a human agent; returns its id."""
         row = HandoffModel(
-            conversation_id=_required(conversation_id, "conversation_id"),
+            conversation_id=check_ref(conversation_id, "conversation_id", MAX_SENDER_CHARS),
             reason=_required(reason, "reason"),
             collected=_json_safe(dict(collected or {})),
-            channel=_required(channel, "channel"),
+            channel=check_ref(channel, "channel", MAX_CHANNEL_CHARS),
             created_at=self._now(),
         )
         with self._sessions() as session, session.begin():

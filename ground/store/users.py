@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from ground.store.admin_sessions import revoke_user
 from ground.tables.console import admin_users
 from ground.roles import ROLES
 from ground.tables.tickets import utcnow
@@ -94,8 +95,12 @@ def set_role(engine: Engine, username: str, role: str, active: bool = True) -> N
     if role not in ROLES:
         raise UserError(f"角色必须是 {', '.join(ROLES)} 之一")
     with engine.begin() as conn:
+        before = conn.execute(select(admin_users.c.role, admin_users.c.active)
+                              .where(admin_users.c.username == username)).first()
         done = conn.execute(update(admin_users).where(admin_users.c.username == username)
                             .values(role=role, active=active))
+        if before is not None and (before.role != role or bool(before.active) != active):
+            revoke_user(conn, username)  # the new role applies from the next login
     if done.rowcount != 1:
         raise UserError(f"没有用户 {username}")
 
@@ -106,5 +111,6 @@ def set_password(engine: Engine, username: str, password: str) -> None:
     with engine.begin() as conn:
         done = conn.execute(update(admin_users).where(admin_users.c.username == username)
                             .values(password_hash=_hasher.hash(password)))
+        revoke_user(conn, username)  # whoever knew the old password is logged out everywhere
     if done.rowcount != 1:
         raise UserError(f"没有用户 {username}")

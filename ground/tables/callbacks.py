@@ -99,7 +99,8 @@ class SurveyResultModel(Base):
 
 
 class SurveyOptOutModel(Base):
-    """A phone number (SHA-256 of its digits) that asked never to be called back."""
+    """A phone number that asked never to be called back: HMAC-SHA-256 of its digits under OPT_OUT_SECRET (the
+    column keeps its old name; migration 0007 (opt-out HMAC) re-keyed the plain SHA-256 rows)."""
 
     __tablename__ = "survey_opt_outs"
 

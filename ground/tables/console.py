@@ -70,7 +70,35 @@ class AuditLogModel(Base):
     created_at = Column(UTCDateTime(), nullable=False, default=utcnow, server_default=func.now())
 
 
+class AdminSessionModel(Base):
+    """A console login (issue 13, finding 5): the cookie carries a random id, the table its SHA-256; logout,
+    a password change or a role change revokes it at once, on every replica."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (Index(None, "username"),)
+
+    id = Column(String(64), primary_key=True)  # SHA-256 hex of the cookie's session id
+    username = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow, server_default=func.now())
+    expires_at = Column(UTCDateTime(), nullable=False)
+    revoked_at = Column(UTCDateTime(), nullable=True)
+
+
+class AdminLoginFailureModel(Base):
+    """Failed console logins per (name, address) (issue 13, finding 5): in the database, so the limit holds
+    across replicas; keyed by both, so guessing from one address never locks the user out elsewhere."""
+
+    __tablename__ = "admin_login_failures"
+
+    key = Column(String(64), primary_key=True)  # SHA-256 hex of name and address
+    failures = Column(Integer, nullable=False, default=0)
+    blocked_until = Column(UTCDateTime(), nullable=True)
+    last_failure_at = Column(UTCDateTime(), nullable=False)
+
+
 admin_users = AdminUserModel.__table__
+admin_sessions = AdminSessionModel.__table__
+admin_login_failures = AdminLoginFailureModel.__table__
 flow_revisions = FlowRevisionModel.__table__
 model_versions = ModelVersionModel.__table__
 audit_log = AuditLogModel.__table__

@@ -93,7 +93,7 @@ def stack(scratch_databases, model_path: Path, tmp_path_factory) -> Iterator[Sta
     action_port = free_port()
     settings = Settings.from_env({
         "DATABASE_URL": database_url, "RASA_PORT": str(free_port()), "ACTION_PORT": str(action_port),
-        "RASA_AUTH_TOKEN": uuid.uuid4().hex, "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "RASA_AUTH_TOKEN": uuid.uuid4().hex, "ACTION_TOKEN": uuid.uuid4().hex, "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
     })
     tmp = tmp_path_factory.mktemp("stack")
     endpoints = services.write_endpoints(settings, tmp / "endpoints.yml")

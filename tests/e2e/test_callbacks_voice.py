@@ -27,7 +27,8 @@ async def _call(stack, engine, keys: str, hang_up_after=None):
     try:
         async with aiohttp.ClientSession() as session:
             dialer = SimulatedCalleeDialer(f"http://127.0.0.1:{gw.control_port}", "127.0.0.1", gw.audiosocket_port,
-                                           session, keys=keys, hang_up_after=hang_up_after, max_call_s=240)
+                                           session, keys=keys, hang_up_after=hang_up_after, max_call_s=240,
+                                           gateway_token=gw.config.control_token)
             worker = CallbackWorker(engine, dialer, policy_from(always_open_env(utcnow())))
             await worker.schedule()
             outcome = await worker.run_once()

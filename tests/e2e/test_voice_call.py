@@ -73,7 +73,8 @@ async def register(gw: VoiceGateway, call: uuid.UUID, caller: str) -> None:
     import aiohttp
 
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"http://127.0.0.1:{gw.control_port}/calls/{call}", data={"caller": caller}) as resp:
+        async with http.post(f"http://127.0.0.1:{gw.control_port}/calls/{call}", data={"caller": caller},
+                             headers={"X-Seat-Voice-Token": gw.config.control_token}) as resp:
             assert resp.status == 201
 
 

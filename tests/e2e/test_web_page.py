@@ -27,6 +27,9 @@ pytestmark = [
 ]
 
 
+PUSH_TOKEN = "e2e-push-token-0123456789"  # WEB_PUSH_TOKEN of the page under test
+
+
 @pytest.fixture(scope="module")
 def korean_wav(tmp_path_factory) -> Path:
     """Korean espeak-ng speech, 16 kHz mono, 0.5 s silence before and 4 s after (the fake mic loops)."""
@@ -50,7 +53,8 @@ def web_url(stack, tmp_path_factory) -> Iterator[str]:
         pytest.skip(str(exc))
     port = free_port()
     log = tmp_path_factory.mktemp("web") / "web.log"
-    env = {**os.environ, "VOSK_MODEL": model, "RASA_AUTH_TOKEN": stack.token, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "VOSK_MODEL": model, "RASA_AUTH_TOKEN": stack.token, "PYTHONUNBUFFERED": "1",
+           "WEB_PUSH_TOKEN": PUSH_TOKEN}
     proc = subprocess.Popen(
         [sys.executable, "-m", "web.app", "--host", "127.0.0.1", "--port", str(port), "--rasa-url", stack.api_url],
         cwd=REPO_ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
@@ -136,7 +140,7 @@ def test_pushed_message_appears_in_the_open_page(stack, web_url):
         survey = {"sender": sender, "messages": [{"text": "请对上次的办理结果进行评价",
                                                   "buttons": [{"title": "满意", "payload": "满意"}]}]}
         req = urllib.request.Request(web_url + "/internal/push", data=json.dumps(survey).encode(),
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", "X-Seat-Push-Token": PUSH_TOKEN})
         with urllib.request.urlopen(req, timeout=10) as resp:
             assert resp.status == 202
         page.wait_for_selector("#chat-log .msg.bot:has-text('请对上次的办理结果进行评价') .buttons button:has-text('满意')")

@@ -1,0 +1,75 @@
+"""`python -m seat.action_run --actions bot.actions --host H --port P`: rasa_sdk's action server that refuses
+every call without the shared secret (issue 13, finding 1).
+
+Anyone who could post to plain rasa_sdk's `/webhook` could send a forged tracker and file tickets, record or
+complete surveys. Here each request except `/health` must carry ACTION_TOKEN in the `X-Seat-Action-Token`
+header, which Rasa sends from endpoints.yml's `action_endpoint.headers` (seat.services.write_endpoints). A refused
+call is answered 403 and logged with its method, path and peer only: never its body (a tracker full of personal
+data). The secret comes from the environment (ACTION_TOKEN, else .run/action_token), never argv.
+"""
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+
+from rasa_sdk import utils
+from rasa_sdk.plugin import plugin_manager
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from ground.settings import ACTION_TOKEN_HEADER, action_token, current
+from seat.action_server import build_app
+
+log = logging.getLogger("seat.action_run")
+OPEN_PATHS = frozenset({"/health"})
+
+
+def guard(app: Sanic, token: str) -> Sanic:
+    """`app` answering 403 to every request but /health without `token` in ACTION_TOKEN_HEADER."""
+    expected = token.encode()
+
+    async def require_token(request: Request) -> HTTPResponse | None:
+        if request.path in OPEN_PATHS:
+            return None
+        given = request.headers.get(ACTION_TOKEN_HEADER, "").encode()
+        if given and hmac.compare_digest(given, expected):
+            return None
+        log.warning("action server: refused %s %s from %s (%s)", request.method, request.path, request.ip,
+                    "wrong secret" if given else "no secret")
+        return response.json({"error": "forbidden: Rasa's calls only"}, status=403)
+
+    app.register_middleware(require_token, "request")
+    return app
+
+
+def create_app(actions: str, token: str) -> Sanic:
+    """rasa_sdk's app for the `actions` package, without CORS (no browser calls it), behind `token`; an action
+    error is answered and logged without the tracker (seat.action_server)."""
+    if not token:
+        raise ValueError("the action server needs a secret (ACTION_TOKEN)")
+    return guard(build_app(actions, cors_origins=None), token)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="the seat's action server (rasa_sdk behind a shared secret)")
+    parser.add_argument("--actions", default="bot.actions")
+    parser.add_argument("--host", default=None, help="listen address (default ACTION_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default ACTION_PORT or 5055)")
+    utils.add_logging_level_option_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.getLogger("matplotlib").setLevel(logging.WARN)
+    utils.configure_colored_logging(args.loglevel)
+    utils.update_sanic_log_level()
+    settings = current()
+    host = args.host or settings.internal.action_host
+    port = args.port or settings.rasa.action_port
+    app = create_app(args.actions, action_token(settings))
+    plugin_manager().hook.attach_sanic_app_extensions(app=app)
+    log.info("action server on http://%s:%d (calls need the %s header)", host, port, ACTION_TOKEN_HEADER)
+    app.run(host, port, workers=utils.number_of_sanic_workers())
+
+
+if __name__ == "__main__":
+    main()
