@@ -47,6 +47,13 @@ def _number(name: str, raw: str, kind: Callable[[str], N]) -> N:
         raise ValueError(f"{name}={raw!r} is not a number") from None
 
 
+def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env_number(env, name, default, int)
+    if value < 1:
+        raise ValueError(f"{name}={value} must be at least 1")
+    return value
+
+
 def default_database_url() -> str:
     """The embedded default: a SQLite file at the repository root."""
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -98,6 +105,9 @@ class WebSettings:
     host: str = "0.0.0.0"  # WEB_HOST
     port: int = 8000  # WEB_PORT
     max_calls: int = 20  # WEB_MAX_CALLS
+    calls_per_client: int = 2  # WEB_CALLS_PER_CLIENT: spoken calls one client may hold at a time
+    chat_per_minute: int = 30  # WEB_CHAT_PER_MINUTE: chat messages one client may send a minute
+    pages_per_client: int = 10  # WEB_PAGES_PER_CLIENT: events sockets (open pages) one client may hold
 
 
 @dataclass(frozen=True)
@@ -361,7 +371,10 @@ class Settings:
             ),
             voice=_voice(env),
             web=WebSettings(host=env.get("WEB_HOST", "0.0.0.0"), port=env_number(env, "WEB_PORT", 8000, int),
-                            max_calls=env_number(env, "WEB_MAX_CALLS", 20, int)),
+                            max_calls=env_number(env, "WEB_MAX_CALLS", 20, int),
+                            calls_per_client=_at_least_one(env, "WEB_CALLS_PER_CLIENT", 2),
+                            chat_per_minute=_at_least_one(env, "WEB_CHAT_PER_MINUTE", 30),
+                            pages_per_client=_at_least_one(env, "WEB_PAGES_PER_CLIENT", 10)),
             admin=_admin(env, rasa),
             callbacks=_callbacks(env),
             wechat=_wechat(env),

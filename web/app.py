@@ -31,6 +31,7 @@ from voice.browser import SAMPLE_RATE as BROWSER_RATE
 from voice.browser import BrowserCalls
 from voice.session import CallSession, SessionConfig
 from web import form
+from web.limits import Concurrent, RateLimiter, client_key
 
 log = logging.getLogger("web.app")
 
@@ -50,6 +51,9 @@ class WebConfig:
     port: int = 8000
     push_token: str | None = None  # WEB_PUSH_TOKEN: /internal/push needs it in X-Seat-Push-Token (None: no pushes)
     rasa_token: str | None = None  # the Rasa token: the relay's own metadata (channel) is kept only with it
+    calls_per_client: int = 2  # WEB_CALLS_PER_CLIENT
+    chat_per_minute: int = 30  # WEB_CHAT_PER_MINUTE
+    pages_per_client: int = 10  # WEB_PAGES_PER_CLIENT
     vosk_model: str = ""  # model directory (VOSK_MODEL); "" = no voice
     max_voice_calls: int = 20
     endpoint_silence_ms: int = DEFAULT_ENDPOINT_MS  # VOICE_ENDPOINT_MS, as on the phone
@@ -64,6 +68,9 @@ class WebConfig:
             port=settings.web.port,
             push_token=push_token(settings),
             rasa_token=rasa_auth_token(settings),
+            calls_per_client=settings.web.calls_per_client,
+            chat_per_minute=settings.web.chat_per_minute,
+            pages_per_client=settings.web.pages_per_client,
             vosk_model=settings.voice.vosk_model,
             max_voice_calls=settings.web.max_calls,
             endpoint_silence_ms=settings.voice.endpoint_ms,
@@ -112,6 +119,7 @@ CONFIG_KEY = web.AppKey("config", WebConfig)
 HTTP_KEY = web.AppKey("http", aiohttp.ClientSession)
 HUB_KEY = web.AppKey("hub", EventHub)
 MODEL_KEY = web.AppKey("vosk_model", asyncio.Task)  # loads the shared vosk.Model (None: no voice)
+LIMITS_KEY = web.AppKey("client_limits", object)  # ClientLimits: what one client may use at a time
 VOICE_KEY = web.AppKey("voice", BrowserCalls)  # the talk button's calls (voice.browser)
 RASA_KEY = web.AppKey("rasa_client", object)  # ground.rasa_client.RasaClient shared by the calls
 
@@ -133,6 +141,38 @@ def same_origin(request: web.Request) -> bool:
     """Browsers send Origin on WebSockets: refuse sockets opened by other sites' pages."""
     origin = request.headers.get("Origin")
     return origin is None or urlsplit(origin).netloc == request.host
+
+
+@dataclass
+class ClientLimits:
+    """Per-client limits of the page (issue 13, finding 8): chat messages a minute, open pages, spoken calls."""
+
+    chat: RateLimiter
+    pages: Concurrent
+    calls: Concurrent
+
+    @classmethod
+    def of(cls, config: "WebConfig") -> "ClientLimits":
+        return cls(RateLimiter(config.chat_per_minute, 60.0), Concurrent(config.pages_per_client),
+                   Concurrent(config.calls_per_client))
+
+
+TOO_MANY = "您的操作过于频繁，请稍后再试。如情况紧急请拨打12345热线。"
+
+
+def _too_many(retry_after: int = 5) -> web.Response:
+    return web.json_response({"error": TOO_MANY}, status=429, headers={"Retry-After": str(retry_after)},
+                             dumps=_dumps)
+
+
+async def voice_socket(request: web.Request) -> web.StreamResponse:
+    """``/ws/voice``: the talk button (voice.browser), at most WEB_CALLS_PER_CLIENT calls per client at a time."""
+    calls, client = request.app[LIMITS_KEY].calls, client_key(request)
+    if calls.full(client):
+        log.warning("voice call refused: client %s already holds %d calls", client, calls.open(client))
+        return _too_many()
+    with calls.holding(client):
+        return await request.app[VOICE_KEY].handle(request)
 
 
 def _refuse_voice(request: web.Request, sender: str | None) -> web.Response | None:
@@ -181,6 +221,10 @@ async def chat(request: web.Request) -> web.Response:
     sender, message = body.get("sender"), body.get("message")
     if not valid_sender(sender):
         return _error(400, "缺少有效的用户标识（sender）。")
+    chat_limit, client = request.app[LIMITS_KEY].chat, client_key(request)
+    if not chat_limit.hit(client):
+        log.warning("chat refused: client %s over %d messages a minute", client, chat_limit.limit)
+        return _too_many(chat_limit.retry_after(client))
     if not isinstance(message, str) or not message.strip():
         return _error(400, "消息不能为空。")
     if len(message) > MAX_MESSAGE_CHARS:
@@ -209,6 +253,15 @@ async def events_socket(request: web.Request) -> web.StreamResponse:
     if not valid_sender(sender) or not same_origin(request):
         log.info("events socket refused: sender %r, origin %r", sender, request.headers.get("Origin"))
         return _error(400 if not valid_sender(sender) else 403, "连接被拒绝。")
+    pages, client = request.app[LIMITS_KEY].pages, client_key(request)
+    if pages.full(client):
+        log.warning("events socket refused: client %s already holds %d", client, pages.open(client))
+        return _too_many()
+    with pages.holding(client):
+        return await _events(request, sender)
+
+
+async def _events(request: web.Request, sender: str) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=4096)
     await ws.prepare(request)
     hub = request.app[HUB_KEY]
@@ -316,6 +369,7 @@ def create_app(config: WebConfig | None = None, session_factory: Callable[..., A
     app = web.Application(client_max_size=64 * 1024)
     config = app[CONFIG_KEY] = config or WebConfig.from_settings(current())
     app[HUB_KEY] = EventHub()
+    app[LIMITS_KEY] = ClientLimits.of(config)
     if session_factory is None:
         session_factory = CallSession
     app[VOICE_KEY] = BrowserCalls(
@@ -329,7 +383,7 @@ def create_app(config: WebConfig | None = None, session_factory: Callable[..., A
     app.router.add_get("/health", health)
     app.router.add_post("/api/chat", chat)
     app.router.add_get("/ws/events", events_socket)
-    app.router.add_get("/ws/voice", app[VOICE_KEY].handle)
+    app.router.add_get("/ws/voice", voice_socket)
     app.router.add_post("/internal/push", push)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     form.setup(app, database_url=config.database_url)  # the self-service form and the status page

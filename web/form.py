@@ -18,9 +18,7 @@ import hashlib
 import json
 import logging
 import re
-import time
 import uuid
-from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Optional
@@ -34,6 +32,7 @@ from ground.db import create_engine
 from ground.settings import current
 from ground.store.tickets import LOOKUP_WINDOW, TicketDraft, TicketStore, TooManyLookups
 from web.form_rules import options, validate
+from web.limits import RateLimiter, client_key
 
 log = logging.getLogger("web.form")
 
@@ -43,39 +42,6 @@ IDEMPOTENCY_RE = re.compile(r"^[A-Za-z0-9_-]{8,100}$")
 TOO_MANY = "操作过于频繁，请稍后再试。如情况紧急请拨打12345热线。"
 NOT_FOUND = "没有查到与这个编号和电话都匹配的工单，请核对后再试。"
 TOO_MANY_LOOKUPS = "这个电话查询失败的次数太多了，为保护您的信息，请明天再查，或拨打12345热线。"
-
-
-class RateLimiter:
-    """At most `limit` events per `window_s` per key (sliding window, in memory, bounded)."""
-
-    def __init__(self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window_s, self.clock = limit, window_s, clock
-        self._hits: dict[str, deque] = {}
-
-    def _recent(self, key: str) -> deque:
-        now = self.clock()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window_s:
-            hits.popleft()
-        if len(self._hits) > 20_000:  # forget idle clients
-            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window_s}
-            self._hits.setdefault(key, hits)
-        return hits
-
-    def blocked(self, key: str) -> bool:
-        return len(self._recent(key)) >= self.limit
-
-    def hit(self, key: str) -> bool:
-        """Count one event; False when over the limit (then not counted)."""
-        hits = self._recent(key)
-        if len(hits) >= self.limit:
-            return False
-        hits.append(self.clock())
-        return True
-
-    def retry_after(self, key: str) -> int:
-        hits = self._recent(key)
-        return max(1, int(hits[0] + self.window_s - self.clock()) + 1) if hits else 1
 
 
 class FormService:
@@ -103,14 +69,6 @@ FORM_KEY = web.AppKey("form_service", FormService)
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> web.Response:
     return web.json_response(data, status=status, headers=headers, dumps=lambda o: json.dumps(o, ensure_ascii=False))
-
-
-def client_key(request: web.Request) -> str:
-    """The client's address; behind the documented local reverse proxy, the address it forwarded."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded and request.remote in ("127.0.0.1", "::1"):
-        return forwarded.split(",")[-1].strip() or (request.remote or "?")
-    return request.remote or "?"
 
 
 def _too_many(limiter: RateLimiter, key: str) -> web.Response:
