@@ -31,7 +31,7 @@ from aiohttp import web
 from ground.db import create_engine
 from ground.masking import mask_phone
 from ground.rasa_client import RasaClient
-from ground.settings import DEFAULT_ENDPOINT_MS, REPO_ROOT, Settings, current, voice_control_token
+from ground.settings import DEFAULT_ENDPOINT_MS, REPO_ROOT, Settings, current, rasa_auth_token, voice_control_token
 from ground.store.tickets import TicketStore
 from voice import asr, prompts, tts
 from voice.audiosocket import Audio, AudioSocketServer, Call, CallId, Dtmf, Error, Hangup
@@ -68,6 +68,9 @@ class GatewayConfig:
     filler_after_s: float = 1.5  # VOICE_FILLER_S: "请稍等" when the dialogue has not answered after this long
 
     vosk_model: str = ""  # VOSK_MODEL; "" = the fallback test model (said loudly)
+    # the Rasa token: with it Rasa keeps the gateway's own metadata (call, caller, survey try); None: this
+    # process's settings (RASA_AUTH_TOKEN or .run/rasa_token)
+    rasa_token: Optional[str] = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "GatewayConfig":
@@ -80,6 +83,7 @@ class GatewayConfig:
             control_host=voice.control_host,
             control_port=voice.control_port,
             control_token=voice_control_token(settings),
+            rasa_token=rasa_auth_token(settings),
             silence_reprompt_s=voice.silence_s,
             endpoint_silence_ms=voice.endpoint_ms,
             database_url=settings.db.url,
@@ -140,7 +144,7 @@ class VoiceGateway:
         self.registry = registry or CallRegistry()
         self.record_handoff = record_handoff or _handoff_recorder(config.database_url)
         self.server = AudioSocketServer(self.handle_call)
-        self.rasa = rasa or RasaClient(config.rasa_url)
+        self.rasa = rasa or RasaClient(config.rasa_url, token=config.rasa_token)
         self.sessions: dict[str, CallSession] = {}
         self.pools: dict[int, RecognizerPool] = {}
         self._runner: Optional[web.AppRunner] = None

@@ -319,7 +319,7 @@ async def push(request: web.Request) -> web.Response:
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
     """One HTTP client for the chat relay, one Rasa client shared by the voice calls."""
     timeout = aiohttp.ClientTimeout(total=RASA_TIMEOUT_S)
-    rasa = RasaClient(app[CONFIG_KEY].rasa_url)
+    rasa = RasaClient(app[CONFIG_KEY].rasa_url, token=app[CONFIG_KEY].rasa_token)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         app[HTTP_KEY] = http
         app[RASA_KEY] = rasa

@@ -21,7 +21,7 @@ async def _call(stack, engine, keys: str, hang_up_after=None):
     from voice.control import CallRegistry
     from voice.gateway import GatewayConfig, VoiceGateway
 
-    gw = VoiceGateway(GatewayConfig(rasa_url=stack.api_url, audiosocket_port=0, control_port=0,
+    gw = VoiceGateway(GatewayConfig(rasa_url=stack.api_url, rasa_token=stack.token, audiosocket_port=0, control_port=0,
                                     database_url=stack.database_url), model=None, registry=CallRegistry())
     await gw.start()
     try:

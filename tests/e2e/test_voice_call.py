@@ -45,7 +45,7 @@ ANSWERS = [  # (what the bot asks, what the caller answers: typed stand-in for M
 async def voice(stack):
     """The gateway in this process, against the stack's Rasa; prompts and dialogue warmed as `seat serve voice` does."""
     model = await asyncio.get_running_loop().run_in_executor(None, asr.load_model, asr.packaged_test_model_path())
-    gw = VoiceGateway(GatewayConfig(rasa_url=stack.api_url, audiosocket_port=0, control_port=0,
+    gw = VoiceGateway(GatewayConfig(rasa_url=stack.api_url, rasa_token=stack.token, audiosocket_port=0, control_port=0,
                                     database_url=stack.database_url), model=model, registry=CallRegistry())
     await gw.start()
     await gw.warm_up(_domain_prompts())
