@@ -52,7 +52,8 @@ async def voice_page(model_dir):
     """The page app with the Korean model in front of a recording Rasa; yields (ws_url, rasa, app)."""
     rasa = RecordingRasa()
     async with serving(rasa.app()) as rasa_server:
-        config = WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir, max_voice_calls=20)
+        config = WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir, max_voice_calls=20,
+                           calls_per_client=1000)  # many calls from one test client: the per-client limit is tested in tests/security
         app = create_app(config)
         async with serving(app) as server:
             yield f"ws://127.0.0.1:{server.port}/ws/voice", rasa, app
@@ -221,7 +222,8 @@ async def test_two_hundred_sockets_opened_and_dropped_leak_nothing(voice_page, c
 async def test_calls_beyond_the_limit_are_refused_politely(model_dir):
     rasa = RecordingRasa()
     async with serving(rasa.app()) as rasa_server:
-        config = WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir, max_voice_calls=1)
+        config = WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir, max_voice_calls=1,
+                           calls_per_client=1000)
         app = create_app(config)
         async with serving(app) as server, aiohttp.ClientSession() as http:
             url = f"ws://127.0.0.1:{server.port}/ws/voice"
@@ -240,7 +242,7 @@ async def test_server_shutdown_ends_live_calls_and_frees_recognizers(model_dir, 
     caplog.set_level(logging.INFO, "voice.browser")
     rasa = RecordingRasa()
     async with serving(rasa.app()) as rasa_server, aiohttp.ClientSession() as http:
-        app = create_app(WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir))
+        app = create_app(WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir, calls_per_client=1000))
         async with serving(app) as server:
             url = f"ws://127.0.0.1:{server.port}/ws/voice"
             calls = [await http.ws_connect(f"{url}?sender={citizen()}") for _ in range(3)]
