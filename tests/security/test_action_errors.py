@@ -13,10 +13,15 @@ from rasa.shared.core.domain import Domain
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, StatementError
 
+from ground.settings import ACTION_TOKEN_HEADER
+
 from ground.settings import REPO_ROOT
 from seat.rasa_stores import DatabaseUrlTrackerStore
 
 PHONE, ADDRESS = "13812345678", "望京西园三区5号楼"
+
+
+SECRET = "test-action-secret-0123456789"
 
 
 def _free_port() -> int:
@@ -27,9 +32,10 @@ def _free_port() -> int:
 
 def test_a_failing_action_answers_500_without_the_tracker() -> None:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "seat.action_server", "--actions", "tests.security.failing_actions",
+    # the action server as the seat starts it (seat/services.py): behind its secret, errors without the tracker
+    proc = subprocess.Popen([sys.executable, "-m", "seat.action_run", "--actions", "tests.security.failing_actions",
                              "--port", str(port)], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={"PATH": "/usr/bin:/bin"})
+                            text=True, env={"PATH": "/usr/bin:/bin", "ACTION_TOKEN": SECRET})
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -42,7 +48,7 @@ def test_a_failing_action_answers_500_without_the_tracker() -> None:
         tracker = {"sender_id": "conv-x", "slots": {"phone": PHONE, "address": ADDRESS},
                    "latest_message": {"text": f"我的电话{PHONE}，住在{ADDRESS}"}, "events": [], "paused": False,
                    "followup_action": None, "active_loop": {}, "latest_action_name": None}
-        resp = requests.post(f"http://127.0.0.1:{port}/webhook", timeout=10,
+        resp = requests.post(f"http://127.0.0.1:{port}/webhook", timeout=10, headers={ACTION_TOKEN_HEADER: SECRET},
                              json={"next_action": "action_that_fails", "sender_id": "conv-x", "tracker": tracker,
                                    "domain": {}, "version": "3.6.0"})
         assert resp.status_code == 500
