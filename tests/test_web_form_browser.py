@@ -3,10 +3,6 @@ keyboard alone, desktop and phone sized (screenshots kept, no horizontal overflo
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -15,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from ground.db import create_engine
-from ground.settings import REPO_ROOT
 from ground.tables.tickets import tickets as tickets_table
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.web_support import web_page_process
 
 TIMEOUT_MS = 30_000
 SHOTS = Path(os.environ.get("FORM_SCREENSHOTS", "/tmp/seat-form-screenshots"))
@@ -27,28 +23,9 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chro
 @pytest.fixture(scope="module")
 def web_url(database_url, tmp_path_factory) -> Iterator[str]:
     """`python -m web.app` (no speech model) on a free port, on the test database."""
-    port = free_port()
     log = tmp_path_factory.mktemp("web") / "web.log"
-    env = {**os.environ, "DATABASE_URL": database_url, "VOSK_MODEL": "", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "web.app", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=REPO_ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/health", timeout=2):
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the web page server did not start:\n" + log.read_text(errors="replace")[-3000:])
-        time.sleep(0.2)  # waiting for the process to come up, not a timing assertion
-    try:
+    with web_page_process(free_port(), log, {"DATABASE_URL": database_url, "VOSK_MODEL": ""}) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 @contextmanager

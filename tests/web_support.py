@@ -3,12 +3,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Iterator, Sequence
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -47,6 +53,41 @@ async def serving(app: web.Application, host: str = "127.0.0.1") -> AsyncIterato
         yield server
     finally:
         await server.close()
+
+
+@contextmanager
+def web_page_process(port: int, log: Path, env: dict[str, str], args: Sequence[str] = (),
+                     ready: Callable[[dict[str, Any]], bool] = lambda health: True,
+                     timeout_s: float = 60.0) -> Iterator[str]:
+    """`python -m web.app` as the seat starts it, on 127.0.0.1:`port`, until its ``/health`` answers and
+    `ready(health)` holds; yields its base URL, stops the process afterwards and prints the end of its log."""
+    import pytest
+
+    from ground.settings import REPO_ROOT
+
+    proc = subprocess.Popen([sys.executable, "-m", "web.app", "--host", "127.0.0.1", "--port", str(port), *args],
+                            cwd=REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/health", timeout=2) as resp:
+                if ready(json.load(resp)):
+                    break
+        except (OSError, ValueError):
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait(10)
+            pytest.fail("the web page server did not start:\n" + log.read_text(errors="replace")[-3000:])
+        time.sleep(0.2)  # waiting for the process to come up, not a timing assertion
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        print(log.read_text(errors="replace")[-3000:])
 
 
 def outside_address() -> str | None:

@@ -3,11 +3,8 @@ call with the microphone fed from a WAV file (real Vosk recognition with vosk-mo
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
-import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +12,8 @@ from typing import Iterator
 
 import pytest
 
-from ground.settings import REPO_ROOT
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.web_support import web_page_process
 
 KOREAN = "안녕하세요 만나서 반갑습니다"
 TIMEOUT_MS = 60_000
@@ -51,33 +48,11 @@ def web_url(stack, tmp_path_factory) -> Iterator[str]:
         model = packaged_test_model_path()
     except AsrError as exc:
         pytest.skip(str(exc))
-    port = free_port()
     log = tmp_path_factory.mktemp("web") / "web.log"
-    env = {**os.environ, "VOSK_MODEL": model, "RASA_AUTH_TOKEN": stack.token, "PYTHONUNBUFFERED": "1",
-           "WEB_PUSH_TOKEN": PUSH_TOKEN}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "web.app", "--host", "127.0.0.1", "--port", str(port), "--rasa-url", stack.api_url],
-        cwd=REPO_ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/health", timeout=2) as resp:
-                if json.load(resp)["voice"]:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the web page server did not start:\n" + log.read_text(errors="replace")[-3000:])
-        time.sleep(0.2)  # waiting for a process to come up, not a timing assertion
-    try:
+    env = {"VOSK_MODEL": model, "RASA_AUTH_TOKEN": stack.token, "WEB_PUSH_TOKEN": PUSH_TOKEN}
+    with web_page_process(free_port(), log, env, ["--rasa-url", stack.api_url],
+                          ready=lambda health: bool(health.get("voice"))) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        print(log.read_text(errors="replace")[-3000:])
 
 
 @contextmanager
