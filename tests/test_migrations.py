@@ -18,7 +18,7 @@ from ground.tables.tickets import metadata
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STORE_TABLES = {"tickets", "ticket_events", "ticket_counters", "units", "handoffs", "kb_entries", "kb_answers",
                 "callback_attempts", "survey_results", "survey_opt_outs",
-                "admin_users", "flow_revisions", "model_versions", "audit_log"}
+                "admin_users", "flow_revisions", "model_versions", "audit_log", "operator_presence"}
 
 
 def table_names(url: str) -> set[str]:
@@ -50,7 +50,7 @@ def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     url = empty_database_url
     assert current_revision(url) is None
     migrate(url)
-    assert current_revision(url) == head_revision() == "0007"
+    assert current_revision(url) == head_revision() == "0008"
     assert STORE_TABLES <= table_names(url)
     downgrade(url)
     assert current_revision(url) is None
@@ -76,7 +76,7 @@ def test_alembic_cli_from_repo_root(empty_database_url: str, tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     done = _alembic(["-x", f"url={empty_database_url}", "upgrade", "head"], env, REPO_ROOT)
     assert done.returncode == 0, done.stderr
-    assert current_revision(empty_database_url) == "0007"
+    assert current_revision(empty_database_url) == "0008"
     # DATABASE_URL is used without -x, also with the config given from another directory
     env["DATABASE_URL"] = empty_database_url
     done = _alembic(["-c", str(REPO_ROOT / "alembic.ini"), "downgrade", "base"], env, tmp_path)

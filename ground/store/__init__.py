@@ -35,12 +35,17 @@ from ground.store.tickets import (
     TicketStore,
     TicketStoreError,
 )
+from ground.store import handoffs
+from ground.store.handoffs import Handoff, HandoffError, HandoffStats
 from ground.store.units import LoadResult, Unit, get_unit, list_units, load_units, read_units, upsert_units
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "Handoff",
+    "HandoffError",
+    "HandoffStats",
     "InvalidTicketData",
     "InvalidTransition",
     "LoadResult",
@@ -57,6 +62,7 @@ __all__ = [
     "current_revision",
     "downgrade",
     "get_unit",
+    "handoffs",
     "head_revision",
     "list_units",
     "load_units",

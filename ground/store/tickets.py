@@ -24,7 +24,6 @@ from ground.tables.console import audit_log
 from ground.tables.tickets import (
     REQUEST_TYPES,
     STATUSES,
-    HandoffModel,
     Ticket,
     TicketCounterModel,
     TicketDraft,
@@ -466,19 +465,13 @@ class TicketStore:
                                      note=_optional(note), assigned_unit=unit, created_at=now))
 
     def record_handoff(
-        self, conversation_id: str, reason: str, collected: dict[str, Any], channel: str
+        self, conversation_id: str, reason: str, collected: dict[str, Any], channel: str,
+        call_id: Optional[str] = None,
     ) -> int:
-        """Store a handoff to a human agent; returns its id."""
-        row = HandoffModel(
-            conversation_id=check_ref(conversation_id, "conversation_id", MAX_SENDER_CHARS),
-            reason=_required(reason, "reason"),
-            collected=_json_safe(dict(collected or {})),
-            channel=check_ref(channel, "channel", MAX_CHANNEL_CHARS),
-            created_at=self._now(),
-        )
-        with self._sessions() as session, session.begin():
-            session.add(row)
-            session.flush()
-            handoff_id = int(row.id)
-        log.info("handoff %s recorded for %s (%s)", handoff_id, row.conversation_id, row.reason)
-        return handoff_id
+        """Put the conversation in the operators' queue (``ground.store.handoffs.open_handoff``); returns the
+        handoff's id (the conversation's open handoff when it already has one)."""
+        from ground.store.handoffs import open_handoff  # handoffs builds on this module
+
+        reason = _required(reason, "reason")
+        return open_handoff(self.engine, conversation_id, reason, collected, channel, call_id=call_id,
+                            now=self._now()).id

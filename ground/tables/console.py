@@ -96,9 +96,19 @@ class AdminLoginFailureModel(Base):
     last_failure_at = Column(UTCDateTime(), nullable=False)
 
 
+class OperatorPresenceModel(Base):
+    """When an operator's workspace was last open (its page pings): who is on duty for the wait estimate."""
+
+    __tablename__ = "operator_presence"
+
+    username = Column(String(64), primary_key=True)
+    seen_at = Column(UTCDateTime(), nullable=False)
+
+
 admin_users = AdminUserModel.__table__
 admin_sessions = AdminSessionModel.__table__
 admin_login_failures = AdminLoginFailureModel.__table__
 flow_revisions = FlowRevisionModel.__table__
 model_versions = ModelVersionModel.__table__
 audit_log = AuditLogModel.__table__
+operator_presence = OperatorPresenceModel.__table__

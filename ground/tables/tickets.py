@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -173,11 +174,27 @@ class UnitModel(Base):
     updated_at = Column(UTCDateTime(), nullable=False, default=utcnow, server_default=func.now())
 
 
+HANDOFF_STATUSES: tuple[str, ...] = ("waiting", "claimed", "closed", "cancelled", "abandoned")
+HANDOFF_OPEN_STATUSES: tuple[str, ...] = ("waiting", "claimed")
+HANDOFF_OUTCOMES: tuple[str, ...] = ("ticket", "resolved", "cancelled", "abandoned", "callback_ticket")
+
+
 class HandoffModel(Base):
-    """A conversation handed over to a human agent, with what was collected so far."""
+    """A conversation handed over to a human agent, with what was collected so far, and its life in the
+    operators' queue: waiting -> claimed (an operator took it) -> closed, or cancelled / abandoned while waiting.
+    A conversation has at most one open (waiting or claimed) handoff (partial unique index)."""
 
     __tablename__ = "handoffs"
-    __table_args__ = (Index(None, "conversation_id"),)
+    __table_args__ = (
+        CheckConstraint(in_list("status", HANDOFF_STATUSES), name="status"),
+        CheckConstraint("outcome IS NULL OR " + in_list("outcome", HANDOFF_OUTCOMES), name="outcome"),
+        Index(None, "conversation_id"),
+        Index(None, "status", "created_at"),
+        Index(None, "call_id"),
+        Index("uq_handoffs_open_conversation", "conversation_id", unique=True,
+              postgresql_where=text("status IN ('waiting', 'claimed')"),
+              sqlite_where=text("status IN ('waiting', 'claimed')")),
+    )
 
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(255), nullable=False)
@@ -185,6 +202,15 @@ class HandoffModel(Base):
     collected: Any = Column(JSON, nullable=False)
     channel = Column(String(20), nullable=False)
     created_at = Column(UTCDateTime(), nullable=False, default=utcnow, server_default=func.now())
+    status = Column(String(20), nullable=False, default="waiting", server_default="closed")  # see migration 0008
+    claimed_by = Column(String(64), nullable=True)
+    claimed_at = Column(UTCDateTime(), nullable=True)
+    closed_at = Column(UTCDateTime(), nullable=True)
+    updated_at = Column(UTCDateTime(), nullable=False, default=utcnow, server_default=func.now())
+    outcome = Column(String(20), nullable=True)
+    ticket_no = Column(String(32), nullable=True)
+    call_id = Column(String(255), nullable=True)
+    note = Column(Text, nullable=True)
 
 
 # -- value objects handed to callers (detached snapshots) ---------------------
