@@ -252,3 +252,38 @@ async def test_only_operators_and_admins_reach_the_workspace(console_app, clean_
         assert (await c.get(f"/api/handoffs/{handoff.id}")).status == status, name
     no_csrf = await c.post(f"/api/handoffs/{handoff.id}/claim", json={})
     assert no_csrf.status == 403 and store.get(clean_db, handoff.id).status == "waiting"
+
+
+async def test_dashboard_shows_containment_handoff_rate_reasons_and_waits(console_app, clean_db):
+    import time_machine
+
+    from ground.settings import HOTLINE_TZ
+    from ground.store import TicketDraft
+
+    noon = datetime(2026, 11, 15, 12, 0, tzinfo=HOTLINE_TZ).astimezone(timezone.utc)
+    tickets = TicketStore(clean_db)
+    with time_machine.travel(noon, tick=False):
+        for cid, channel in (("web-a", "web"), ("web-b", "web"), ("call-a", "voice"), ("call-b", "voice"),
+                             ("call-c", "voice")):  # finished by the bot alone
+            tickets.create_ticket(TicketDraft(request_type="complaint", description="楼下工地半夜施工很吵",
+                                              conversation_id=cid, request_key="k", channel=channel))
+    waited = store.open_handoff(clean_db, "web-c", "citizen asked for a human agent", {}, "web", now=noon)
+    store.claim(clean_db, waited.id, "op1", noon + timedelta(seconds=60))
+    gone = store.open_handoff(clean_db, "web-d", "two failed understandings in a row", {}, "web", now=noon)
+    assert store.mark_abandoned(clean_db, timedelta(minutes=10), noon + timedelta(minutes=30)) == 1
+    assert store.get(clean_db, gone.id).status == "abandoned"
+    call = store.open_handoff(clean_db, "call-d", "citizen asked for a human agent", {}, "voice", now=noon)
+    store.claim(clean_db, call.id, "op2", noon + timedelta(seconds=180))
+    boss = await console_app("boss")
+    page = await (await boss.get("/dashboards?month=2026-11&months=2")).text()
+    table = page.split('id="handoff-figures"')[1].split("</table>")[0]
+    rows = [r for r in table.split("<tr") if "2026-11-15" in r]
+    cells = [[c.split(">", 1)[1].split("<")[0].strip() for c in r.split("<td")[1:]] for r in rows]
+    by_channel = {c[1]: c for c in cells}
+    # all: 8 conversations, 3 handed off; web: 4 and 2; phone: 4 and 1
+    assert by_channel["合计"][2:6] == ["8", "3", "62.5%", "37.5%"]
+    assert by_channel["网页"][2:6] == ["4", "2", "50.0%", "50.0%"]
+    assert by_channel["电话"][2:6] == ["4", "1", "75.0%", "25.0%"]
+    assert "市民要求转人工 2" in rows[0] and "连续两次没有听懂 1" in rows[0]
+    assert by_channel["合计"][7:10] == ["120 秒", "168 秒", "1"]  # waits 60 s and 180 s; one abandoned
+    assert by_channel["网页"][9] == "1" and by_channel["电话"][9] == "0"
