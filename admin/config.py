@@ -33,7 +33,7 @@ class AdminConfig:
     secure_cookie: bool = False
     push_url: str | None = None  # WEB_PUSH_URL: the citizen page's push (operator workspace); None: no pushes
     push_token: str | None = None  # WEB_PUSH_TOKEN (None: .run/push_token, as the page reads it)
-    operator_gone_s: float = 20.0  # an operator whose workspace stopped pinging this long leaves their chats
+    operator_gone_s: float = 20.0  # HANDOFF_OPERATOR_GONE_S: a workspace silent this long gives its chats back
     workspace_poll_s: float = 1.0  # the workspace's live stream: queue and claimed chats polled this often
 
     @classmethod
@@ -52,6 +52,7 @@ class AdminConfig:
             secret=admin.secret,
             secure_cookie=admin.secure_cookie,
             push_url=settings.callbacks.web_push_url,
+            operator_gone_s=admin.operator_gone_s,
         )
 
     def cookie_key(self) -> bytes:
