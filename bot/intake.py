@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from nlu import answers, categories, places
 from nlu.facts import extract_facts
+from nlu.handoff_words import asks_for_person
 from nlu.phone import extract_phone
 from nlu.when import parse_occurred_at
 
@@ -349,6 +350,8 @@ def step(slots: Mapping[str, Any], turn: Turn) -> Outcome:
     """Decide what one citizen message does to the intake form."""
     out = Outcome()
     first = slots.get("request_key") is None
+    if not first and wants_person(turn):
+        return Outcome(reject=True)  # never an answer to the question asked: the handoff rule takes it
     if first:
         out.changes["request_key"] = uuid.uuid4().hex
         rtype = slots.get("request_type") or infer_request_type(turn)
@@ -384,6 +387,11 @@ def step(slots: Mapping[str, Any], turn: Turn) -> Outcome:
     elif out.understood and slots.get("reprompts"):
         out.changes["reprompts"] = None
     return out
+
+
+def wants_person(turn: Turn) -> bool:
+    """A request for a person (转人工, 人工, 找客服, 我要跟人说), whatever slot was asked for."""
+    return turn.intent == "human_handoff" or asks_for_person(turn.text)
 
 
 def _specific_answer(slots: Mapping[str, Any], turn: Turn) -> bool:

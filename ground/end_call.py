@@ -9,6 +9,7 @@ from enum import Enum
 
 END_CALL = "end_call"  # the payload's key
 REASON = "reason"
+HANDOFF_ID = "handoff_id"  # a handoff's payload names the queued handoff (the dialplan's HANDOFF_ID)
 
 
 class EndCall(str, Enum):

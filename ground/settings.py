@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, TypeVar
 from zoneinfo import ZoneInfo
 
 from ground.calling_window import DEFAULT_TIMEZONE, CallingWindow, parse_dates
+from ground.service_hours import ServiceHours
 from ground.survey_policy import SurveyPolicy
 
 N = TypeVar("N", int, float)
@@ -146,6 +147,14 @@ class CallbackSettings:
     gateway_url: str = "http://127.0.0.1:9093"  # VOICE_GATEWAY_URL: the voice gateway's control API
     web_push_url: str | None = "http://127.0.0.1:8000/internal/push"  # WEB_PUSH_URL: the citizen page's push endpoint
     ari: AriSettings = field(default_factory=AriSettings)
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    """Human agents (issue 16): when they take handoffs; whether an empty workspace means nobody is on duty."""
+
+    hours: ServiceHours = field(default_factory=ServiceHours)  # HANDOFF_HOURS, e.g. "08:00-20:00" (local time)
+    require_online: bool = False  # HANDOFF_REQUIRE_ONLINE=1: no operator's workspace open = nobody on duty
 
 
 @dataclass(frozen=True)
@@ -354,6 +363,7 @@ class Settings:
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     internal: InternalSettings = field(default_factory=InternalSettings)  # issue 13: listen addresses, secrets
+    handoff: HandoffSettings = field(default_factory=HandoffSettings)  # issue 16: human agents
     timezone: str = DEFAULT_TIMEZONE  # SEAT_TIMEZONE
 
     @classmethod
@@ -381,6 +391,10 @@ class Settings:
             wechat=_wechat(env),
             privacy=_privacy(env),
             internal=_internal(env),
+            handoff=HandoffSettings(
+                hours=ServiceHours.parse(env.get("HANDOFF_HOURS") or "00:00-24:00",
+                                         env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE)),
+                require_online=env.get("HANDOFF_REQUIRE_ONLINE", "0") == "1"),
             timezone=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
         )
 

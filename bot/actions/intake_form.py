@@ -56,9 +56,9 @@ class ValidateTicketForm(FormValidationAction):
         """End the form without a ticket: outside Beijing, or a person takes over."""
         if reason == "outside_beijing":
             dispatcher.utter_message(response="utter_outside_beijing")
-        else:
-            await hand_over(dispatcher, tracker, "two failed understandings in a row", slots)
-        return [SlotSet("end_reason", reason)]
+            return [SlotSet("end_reason", reason)]
+        return [SlotSet("end_reason", reason)] + await hand_over(
+            dispatcher, tracker, "two failed understandings in a row", slots)
 
 
 class ActionAskConfirmed(Action):

@@ -21,6 +21,9 @@ MAX_TRIES = 3
 TOO_MANY_LOOKUPS = "这个电话今天查询失败的次数太多了，为保护您的信息，请明天再查，或者说转人工。"
 
 
+LEAVE_TO_RULES = {"human_handoff", "cancel", "emergency"}
+
+
 class ValidateStatusForm(FormValidationAction):
     """Fills the ticket number and phone from whatever the citizen says, spoken digits included."""
 
@@ -30,6 +33,9 @@ class ValidateStatusForm(FormValidationAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         text = tracker.latest_message.get("text") or ""
         requested = tracker.get_slot("requested_slot")
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent in LEAVE_TO_RULES and not extract_ticket_no(text):
+            return []  # not an answer: the form is rejected and the rules hand over / cancel / help
         events: List[EventType] = []
         ticket_no = extract_ticket_no(text)
         if ticket_no and (requested in (None, "status_ticket_no") or not tracker.get_slot("status_ticket_no")):

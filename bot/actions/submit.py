@@ -52,16 +52,17 @@ class ActionSubmitTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         slots = current_slots(tracker)
+        if tracker.get_slot("handoff_id"):
+            return []  # handed over: what was collected stays for the operator's ticket form
         if slots.get("confirmed") is not True or not slots.get("request_key"):
-            return reset_intake()  # the form ended without a ticket (outside Beijing, handoff)
+            return reset_intake()  # the form ended without a ticket (outside Beijing)
         draft = draft_from_slots(slots, tracker.sender_id, channel_of(tracker))
         try:
             ticket = await runtime.in_thread(runtime.ticket_store().create_ticket, draft)
         except Exception:
             logger.exception("could not write the ticket of conversation %s", tracker.sender_id)
             dispatcher.utter_message(text="抱歉，系统暂时无法登记，正在为您转接人工客服，您的信息不会丢失。")
-            await hand_over(dispatcher, tracker, "ticket store error", slots, say=False)
-            return reset_intake()
+            return reset_intake() + await hand_over(dispatcher, tracker, "ticket store error", slots, say=False)
         logger.info("ticket %s filed for conversation %s (%s)", ticket.ticket_no, tracker.sender_id, draft.channel)
         dispatcher.utter_message(text=ticket_filed(ticket.ticket_no, draft.request_type, draft.confidential))
         return reset_everything() + [SlotSet("ticket_no", ticket.ticket_no)]
