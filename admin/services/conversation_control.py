@@ -16,23 +16,26 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot.handoff import ENDED, place
+from bot.intake import BOOKKEEPING_SLOTS, FORM_SLOTS
 from ground.settings import PUSH_TOKEN_HEADER
 
 log = logging.getLogger(__name__)
 
 JOINED = "人工客服已接入，请问有什么可以帮您？"
-RESOLVED = "本次人工服务已结束，感谢您的耐心。如还有其他问题，可以继续留言。"
+RESOLVED = ENDED  # the bot's own sentence for a person's service that ended
 HANDOFF_SLOT = "handoff_id"
+# forgotten when the operator closes: the request they filed or resolved (as the bot forgets it after filing)
+CLOSING_RESETS = (HANDOFF_SLOT, "requested_slot", *FORM_SLOTS, *BOOKKEEPING_SLOTS)
 
 
 class ControlError(RuntimeError):
     """Rasa could not be reached or refused the change."""
 
 
-def released_sentence(position: int) -> str:
-    """Told when the operator left: the citizen is back in the queue, with their place."""
-    ahead = f"前面还有{position}位，" if position > 0 else "您排在第一位，"
-    return f"人工客服暂时离开了，您已重新进入排队，{ahead}请稍候。"
+def released_sentence(position: int, wait_s: int) -> str:
+    """Told when the operator left: the citizen is back in the queue, with their place and the estimated wait."""
+    return f"人工客服暂时离开了，您已重新进入排队，{place(position, wait_s)}，请稍候。"
 
 
 @dataclass(frozen=True)
@@ -121,10 +124,10 @@ class ConversationControl:
 
     async def hand_back(self, conversation_id: str, text: str, keep_waiting: bool = False) -> None:
         """Say `text`, then resume the bot. `keep_waiting`: the handoff is still open (the operator left), so its
-        slot stays; otherwise the handoff slot is reset."""
+        slots stay; otherwise the handoff slot and the request's slots are reset."""
         events = [bot_event(text)]
         if not keep_waiting:
-            events.append(slot_event(HANDOFF_SLOT, None))
+            events.extend(slot_event(name, None) for name in CLOSING_RESETS)
         events.append({"event": "resume"})
         await self.append(conversation_id, events)
         await self.push(conversation_id, [text])

@@ -199,8 +199,10 @@ async def leave(app: web.Application, handoff: store.Handoff, operator: str) -> 
     released = await run_sync(app, store.release, engine, handoff.id, operator, _now())
     if _live_chat(released):
         position = await run_sync(app, store.queue_position, engine, released.id)
+        wait_s = await run_sync(app, store.estimated_wait_s, engine, released.id, _now())
         try:
-            await app[CONTROL].hand_back(released.conversation_id, released_sentence(position), keep_waiting=True)
+            await app[CONTROL].hand_back(released.conversation_id, released_sentence(position, wait_s),
+                                         keep_waiting=True)
         except ControlError as exc:
             log.warning("resuming handoff %s after the operator left failed: %s", released.id, exc)
     await run_sync(app, audit.record, engine, operator, "handoff.release", str(released.id), {})
