@@ -200,7 +200,7 @@ async def test_rasa_down_on_claim_keeps_the_handoff_waiting(console_app, clean_d
 async def test_phone_handoff_pops_by_call_id_and_is_taken_without_touching_a_chat(console_app, clean_db, fake):
     handoff = _open(clean_db, "call-7f3a", channel="voice", call_id="7f3a-uuid")
     op1 = await console_app("op1")
-    for key in (str(handoff.id), "7f3a-uuid"):  # the HANDOFF_ID the dialplan set, or the call id
+    for key in (str(handoff.id), f"HO{handoff.id}", "7f3a-uuid"):  # the HANDOFF_ID the dialplan set, or the call id
         pop = await op1.get(f"/api/handoffs/call/{key}")
         assert pop.status == 200
         data = await pop.json()

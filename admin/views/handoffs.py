@@ -116,6 +116,8 @@ async def handoff_detail(request: web.Request) -> web.Response:
 async def by_call(request: web.Request) -> web.Response:
     """The phone pop: the handoff of a call id (the HANDOFF_ID the dialplan set, or the call id ARI/AMI gives)."""
     call = request.match_info["call_id"].strip()
+    if call.upper().startswith("HO") and call[2:].isdigit():  # as shown on the agent's phone (README)
+        call = call[2:]
     found = None
     if call.isdigit():  # the handoff id the dialplan reads from the gateway's outcome
         found = await run_sync(request.app, store.get, request.app[ENGINE], int(call))
