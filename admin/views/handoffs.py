@@ -265,33 +265,40 @@ async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: ``queue`` (the open handoffs, when they change) and ``turns`` (new messages of each
     chat this operator holds). Every tick marks the operator present."""
     app, operator, user_role = request.app, actor(request), role(request)
-    engine, period = app[ENGINE], app[CONFIG].workspace_poll_s
-    last_queue, seen_turns = None, {}
     async with sse_response(request) as sse:
         sse.ping_interval = 10
-        while sse.is_connected():
-            now = _now()
-            await run_sync(app, store.operator_seen, engine, operator, now)
-            queue = await run_sync(app, store.list_open, engine)
-            views = [hv.view(h, user_role, now) for h in queue]
-            signature = [(v["id"], v["status"], v["claimed_by"]) for v in views]
-            if signature != last_queue:
-                await sse.send(json.dumps({"items": views}, ensure_ascii=False), event="queue")
-                last_queue = signature
-            for handoff in queue:
-                if handoff.claimed_by != operator or not _live_chat(handoff):
-                    continue
-                try:
-                    tracker = await app[CONTROL].tracker(handoff.conversation_id)
-                except ControlError:
-                    continue
-                turns = hv.turns(tracker, user_role, hv.names_of(handoff.collected))
-                if len(turns) != seen_turns.get(handoff.id):
-                    seen_turns[handoff.id] = len(turns)
-                    await sse.send(json.dumps({"id": handoff.id, "turns": turns}, ensure_ascii=False),
-                                   event="turns")
-            await asyncio.sleep(period)
+        try:
+            await _stream_ticks(app, sse, operator, user_role)
+        except ConnectionResetError:  # the page is gone; its presence lapses and the reaper takes over
+            pass
     return sse
+
+
+async def _stream_ticks(app: web.Application, sse, operator: str, user_role: str) -> None:
+    engine, period = app[ENGINE], app[CONFIG].workspace_poll_s
+    last_queue, seen_turns = None, {}
+    while sse.is_connected():
+        now = _now()
+        await run_sync(app, store.operator_seen, engine, operator, now)
+        queue = await run_sync(app, store.list_open, engine)
+        views = [hv.view(h, user_role, now) for h in queue]
+        signature = [(v["id"], v["status"], v["claimed_by"]) for v in views]
+        if signature != last_queue:
+            await sse.send(json.dumps({"items": views}, ensure_ascii=False), event="queue")
+            last_queue = signature
+        for handoff in queue:
+            if handoff.claimed_by != operator or not _live_chat(handoff):
+                continue
+            try:
+                tracker = await app[CONTROL].tracker(handoff.conversation_id)
+            except ControlError:
+                continue
+            turns = hv.turns(tracker, user_role, hv.names_of(handoff.collected))
+            if len(turns) != seen_turns.get(handoff.id):
+                seen_turns[handoff.id] = len(turns)
+                await sse.send(json.dumps({"id": handoff.id, "turns": turns}, ensure_ascii=False),
+                               event="turns")
+        await asyncio.sleep(period)
 
 
 async def reap_gone_operators(app: web.Application) -> int:

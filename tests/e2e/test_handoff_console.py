@@ -206,6 +206,7 @@ def test_full_takeover_ends_in_a_ticket_written_by_the_operator(stack, browser, 
         cit.click("#send")
         expect(op.locator("#transcript .turn.citizen").last).to_contain_text("花家地小区", timeout=5_000)
         expect(op.locator("#transcript .turn.operator")).to_contain_text(["请问是哪个小区"])
+        cit.wait_for_selector("body[data-pending='0']")
         assert cit.locator("#chat-log .msg.bot").count() == bots_before  # the bot is paused: no reply
 
         form = op.locator("#ticket-form")
