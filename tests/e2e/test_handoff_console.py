@@ -303,7 +303,7 @@ def test_citizen_cancelling_while_waiting_leaves_the_queue(stack, browser, web_u
         expect(queue_item(op, sender)).to_be_visible()
         say(cit, "我还想补充一下，停车费太贵了")  # kept for the operator while waiting
         say(cit, "不等了")
-        wait_bot_text(cit, "取消")
+        wait_bot_text(cit, "已为您取消")
         expect(queue_item(op, sender)).to_have_count(0)
         handoff = store.get(engine, handoff_id_of(engine, sender))
         assert (handoff.status, handoff.outcome) == ("cancelled", "cancelled")
