@@ -186,6 +186,10 @@ async def test_a_gone_workspace_releases_its_chats(console_app, clean_db, fake):
     assert await reap_gone_operators(app) == 1
     assert store.get(clean_db, handoff.id).status == "waiting"
     assert fake.kinds(handoff.conversation_id)[-1] == "resume"
+    old = store.open_handoff(clean_db, "web-long-gone", "citizen asked for a human agent", {}, "web",
+                             now=_now() - timedelta(hours=2))
+    await reap_gone_operators(app)  # a wait older than HANDOFF_ABANDON_MINUTES: the citizen is gone
+    assert (store.get(clean_db, old.id).status, store.get(clean_db, handoff.id).status) == ("abandoned", "waiting")
 
 
 async def test_rasa_down_on_claim_keeps_the_handoff_waiting(console_app, clean_db, fake):

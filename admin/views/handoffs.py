@@ -302,9 +302,11 @@ async def _stream_ticks(app: web.Application, sse, operator: str, user_role: str
 
 
 async def reap_gone_operators(app: web.Application) -> int:
-    """Claimed chats whose operator's workspace stopped pinging go back to the queue. Returns how many."""
+    """Claimed chats whose operator's workspace stopped pinging go back to the queue, and live waits older than
+    HANDOFF_ABANDON_MINUTES are marked abandoned (the citizen is gone). Returns how many chats went back."""
     config, engine = app[CONFIG], app[ENGINE]
     now = _now()
+    await run_sync(app, store.mark_abandoned, engine, config.abandon_after, now)
     queue = await run_sync(app, store.list_open, engine)
     claimed = [h for h in queue if h.status == "claimed" and h.claimed_by]
     if not claimed:
