@@ -22,6 +22,7 @@ from admin.services.training_jobs import TrainingJobs
 from admin.views import auth as views_auth
 from admin.views import dashboards as views_dashboards
 from admin.views import flows as views_flows
+from admin.views import handoffs as views_handoffs
 from admin.views import kb as views_kb
 from admin.views import models as views_models
 from admin.views import tickets as views_tickets
@@ -84,6 +85,7 @@ def create_app(config: AdminConfig | None = None, engine=None, run_tests: bool =
 
     app.cleanup_ctx.append(resources)
     app.router.add_static("/static/", HERE / "static", name="static")
-    for module in (views_auth, views_flows, views_models, views_kb, views_tickets, views_dashboards):
+    for module in (views_auth, views_flows, views_models, views_kb, views_tickets, views_dashboards,
+                   views_handoffs):
         module.add_routes(app)
     return app

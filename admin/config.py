@@ -5,9 +5,11 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
-from ground.settings import DEFAULT_MODELS_DIR, REPO_ROOT, RUN_DIR, AdminSettings, Settings, rasa_auth_token
+from ground.settings import (DEFAULT_MODELS_DIR, REPO_ROOT, RUN_DIR, AdminSettings, Settings, push_token,
+                             rasa_auth_token)
 
 DEFAULT_ADMIN_PORT = AdminSettings.port
 # The dialogue files an editor may change, relative to FLOWS_DIR (globs).
@@ -30,6 +32,11 @@ class AdminConfig:
     nlu_test_dir: Path = REPO_ROOT / "nlu" / "test"
     story_test_dir: Path = REPO_ROOT / "tests" / "stories"
     secure_cookie: bool = False
+    push_url: str | None = None  # WEB_PUSH_URL: the citizen page's push (operator workspace); None: no pushes
+    push_token: str | None = None  # WEB_PUSH_TOKEN (None: .run/push_token, as the page reads it)
+    operator_gone_s: float = 20.0  # HANDOFF_OPERATOR_GONE_S: a workspace silent this long gives its chats back
+    abandon_after: timedelta = timedelta(minutes=30)  # HANDOFF_ABANDON_MINUTES: older live waits are abandoned
+    workspace_poll_s: float = 1.0  # the workspace's live stream: queue and claimed chats polled this often
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "AdminConfig":
@@ -46,6 +53,9 @@ class AdminConfig:
             rasa_token=settings.rasa.auth_token,
             secret=admin.secret,
             secure_cookie=admin.secure_cookie,
+            push_url=settings.callbacks.web_push_url,
+            operator_gone_s=admin.operator_gone_s,
+            abandon_after=admin.abandon_after,
         )
 
     def cookie_key(self) -> bytes:
@@ -66,6 +76,10 @@ class AdminConfig:
         if self.rasa_token:
             return self.rasa_token
         return rasa_auth_token(self.settings)
+
+    def web_push_token(self) -> str:
+        """The secret of the citizen page's /internal/push (the same rule as the page and the callbacks)."""
+        return self.push_token or push_token(self.settings)
 
     @property
     def candidates_dir(self) -> Path:

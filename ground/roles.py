@@ -6,10 +6,12 @@ from ground.masking import mask_name, mask_phone, mask_text
 ROLE_LABELS = {"admin": "管理员", "editor": "编辑", "operator": "工单员", "viewer": "查看者"}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    # flows: edit dialogue, train, publish, roll back; kb: knowledge base; pii: see phone and name
-    "admin": frozenset({"flows", "kb", "tickets.read", "tickets.write", "pii", "dashboards", "users", "audit"}),
+    # flows: edit dialogue, train, publish, roll back; kb: knowledge base; pii: see phone and name;
+    # handoffs: the operator workspace (take over chats and calls the bot handed to a person)
+    "admin": frozenset({"flows", "kb", "tickets.read", "tickets.write", "pii", "dashboards", "users", "audit",
+                        "handoffs"}),
     "editor": frozenset({"flows", "kb", "dashboards"}),
-    "operator": frozenset({"tickets.read", "tickets.write", "pii", "dashboards"}),
+    "operator": frozenset({"tickets.read", "tickets.write", "pii", "dashboards", "handoffs"}),
     "viewer": frozenset({"tickets.read", "dashboards"}),
 }
 ROLES = tuple(PERMISSIONS)

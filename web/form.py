@@ -31,7 +31,7 @@ from bot.status import status_message
 from ground.db import create_engine
 from ground.settings import current
 from ground.store.tickets import LOOKUP_WINDOW, TicketDraft, TicketStore, TooManyLookups
-from web.form_rules import options, validate
+from bot.form_rules import options, validate
 from web.limits import RateLimiter, client_key
 
 log = logging.getLogger("web.form")

@@ -12,6 +12,7 @@ from admin.services import dashboards
 from admin.common import render
 from admin.keys import ENGINE, run_sync
 from admin.security import requires
+from admin.services.handoff_figures import handoff_figures
 from admin.services.unit_rates import unit_rate_figures
 from ground.store.kb_rates import one_time_resolution
 from ground.settings import HOTLINE_TZ
@@ -30,7 +31,8 @@ def _figures(engine, month: str, count: int) -> dict:
     kb_chart = Markup(charts.rate_lines(months, {"一次解决率": [kb[m].rate if m in kb else None for m in months]},
                                         "知识库一次解决率"))
     return {"months": months, "volume_charts": volume_charts, "rising": dashboards.rising_categories(engine, month),
-            "kb_rows": kb_rows, "kb_chart": kb_chart, "unit_rates": unit_rate_figures(engine, months)}
+            "kb_rows": kb_rows, "kb_chart": kb_chart, "unit_rates": unit_rate_figures(engine, months),
+            "handoffs": handoff_figures(engine, month)}
 
 
 @requires("dashboards")

@@ -1,5 +1,7 @@
-"""The self-service form's rules: one submitted request → clean ticket fields, or errors in Mandarin by field.
+"""Ticket request rules: one submitted request → clean ticket fields, or errors in Mandarin by field.
 
+Shared by the citizen page's self-service form (web/form.py) and the operator console's ticket form (admin/), so
+an operator's ticket passes exactly the checks a citizen's does.
 The same parsers as the dialogue (``nlu/``): phone numbers (spoken digits, spaces, dashes, landlines),
 district names and aliases, streets of the district, categories and their recorded labels, times of
 occurrence ("昨天晚上十点" or the browser's ``2026-12-01T22:00``). Pure: no I/O, the clock is passed in.
