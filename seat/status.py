@@ -65,6 +65,8 @@ def read_state(path: Path) -> dict | None:
 
 
 async def _probe(http: aiohttp.ClientSession, url: str) -> tuple[str, str]:
+    if not url:
+        return "unknown", ""
     try:
         async with http.get(url) as resp:
             if resp.status == 200:
@@ -84,15 +86,18 @@ async def _probe(http: aiohttp.ClientSession, url: str) -> tuple[str, str]:
 async def collect(settings: Settings, state_path: Path = STATE_FILE) -> tuple[list[Row], dict | None]:
     state = read_state(state_path)
     known = {s["name"]: s for s in (state or {}).get("services", [])}
-    urls = {name: (known.get(name, {}).get("health_url") or url) for name, url in health_urls(settings).items()}
-    for name, svc in known.items():  # services the launcher runs beyond the usual six
-        if name not in urls and svc.get("health_url"):
-            urls[name] = svc["health_url"]
+    defaults = health_urls(settings)
+    # the launcher's services as it runs them; without a launcher, the six of these settings
+    urls = ({name: svc.get("health_url") or defaults.get(name, "") for name, svc in known.items()} if known
+            else defaults)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_S)) as http:
         probes = await asyncio.gather(*(_probe(http, url) for url in urls.values()))
     rows = []
     for (name, url), (health, detail) in zip(urls.items(), probes):
         svc = known.get(name, {})
+        if health == "unknown":  # no health answer: the launcher's word and a live pid
+            up = svc.get("state") == "up" and _pid_alive(svc.get("pid"))
+            health, detail = ("up", "process runs (no health answer)") if up else ("down", "no process")
         if svc.get("state") == "failed":
             health, detail = "failed", f"given up after repeated crashes (last exit {svc.get('last_exit')})"
         elif svc.get("state") == "restarting" and health == "down":

@@ -80,3 +80,39 @@ def test_a_one_megabyte_line_is_cut_and_the_child_keeps_running(tmp_path):
         assert "exited" not in out
     finally:
         launcher.stop()
+
+
+def _seat_status(state) -> tuple[int, str]:
+    import subprocess
+
+    from ground.settings import REPO_ROOT
+
+    result = subprocess.run([sys.executable, "-m", "seat", "status", "--state", str(state)], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=60)
+    return result.returncode, result.stdout
+
+
+def test_seat_status_shows_a_given_up_service_as_failed_and_the_rest_up(tmp_path):
+    port = free_port()
+    services = [Service("web", [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                        ready_url=f"http://127.0.0.1:{port}/"),
+                Service("crasher", [sys.executable, "-c", "import time; time.sleep(4); raise SystemExit(3)"])]
+    launcher = LauncherProcess(services, tmp_path / "state.json", tmp_path / "out.log",
+                               supervision={"backoff_first_s": 0.1, "crash_limit": 3})
+    try:
+        launcher.wait_for("all services are up", 60)
+        code, out = _seat_status(launcher.state)
+        assert code == 0, out
+        rows = {line.split()[0]: line.split() for line in out.splitlines()[1:-1]}
+        assert rows["web"][1:4] == [str(port), "up", str(launcher.pid("web"))]
+        assert f"launcher: running (pid {launcher.proc.pid})" in out
+        launcher.wait_for("giving up on it", 60)
+        code, out = _seat_status(launcher.state)
+        assert code == 1, out
+        rows = {line.split()[0]: line.split() for line in out.splitlines()[1:-1]}
+        assert rows["crasher"][1:4] == ["failed", "-", "2"]  # no port; given up after its 2nd restart
+        assert rows["web"][2] == "up"
+    finally:
+        launcher.stop()
+    code, out = _seat_status(launcher.state)  # the launcher is gone: said so, nothing is up
+    assert code == 1 and "launcher: not running" in out
