@@ -12,6 +12,7 @@ import aiohttp
 from callbacks.callee import SimulatedCalleeDialer
 from callbacks.chat import ChatConfig, ChatDelivery
 from callbacks.dialers import AriConfig, AriDialer
+from callbacks.health import start_health
 from callbacks.notify import ClosureListener
 from callbacks.report import build_report
 from callbacks.retention import purge_daily
@@ -119,12 +120,16 @@ async def serve(settings: Settings, policy) -> int:
         listener = ClosureListener(engine, wake, loop) if ClosureListener.supported(engine) else None
         if listener is not None:
             listener.start()
-        try:
-            await asyncio.gather(*(w.run(stop, schedule_every_s=poll, schedules=i == 0, wake=wake)
+        running = asyncio.gather(*(w.run(stop, schedule_every_s=poll, schedules=i == 0, wake=wake)
                                    for i, w in enumerate(workers)),
                                  purge_daily(engine, settings.privacy.retention_days, stop))
+        health = await start_health(engine, settings.callbacks.health_port, lambda: not running.done(), count)
+        try:
+            await running
         finally:
             if listener is not None:
                 listener.stop()
+            if health is not None:
+                await health.cleanup()
     engine.dispose()
     return 0

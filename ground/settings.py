@@ -147,6 +147,7 @@ class CallbackSettings:
     simulated_keys: str = "1111"  # CALLBACK_SIMULATED_KEYS
     gateway_url: str = "http://127.0.0.1:9093"  # VOICE_GATEWAY_URL: the voice gateway's control API
     web_push_url: str | None = "http://127.0.0.1:8000/internal/push"  # WEB_PUSH_URL: the citizen page's push endpoint
+    health_port: int = 9105  # CALLBACKS_HEALTH_PORT: the service's /health (127.0.0.1), issue 14
     ari: AriSettings = field(default_factory=AriSettings)
 
 
@@ -494,6 +495,7 @@ def _callbacks(env: Mapping[str, str]) -> CallbackSettings:
         simulated_keys=env.get("CALLBACK_SIMULATED_KEYS", "1111"),
         gateway_url=env.get("VOICE_GATEWAY_URL") or f"http://127.0.0.1:{control_port}",
         web_push_url=env.get("WEB_PUSH_URL") or f"http://127.0.0.1:{web_port}/internal/push",
+        health_port=env_number(env, "CALLBACKS_HEALTH_PORT", CallbackSettings.health_port, int),
         ari=AriSettings(url=env.get("ARI_URL") or None, user=env.get("ARI_USER") or None,
                         password=env.get("ARI_PASSWORD") or None,
                         endpoint=env.get("ARI_ENDPOINT", AriSettings.endpoint),

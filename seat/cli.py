@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 import sys
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
@@ -22,7 +23,7 @@ from ground.store.knowledge import load_kb
 from ground.store.privacy import PrivacyError, erase_phone, purge
 from ground.store.units import load_units
 from nlu.kb_index import KbIndex
-from seat import services
+from seat import services, status
 from seat.launcher import Launcher
 from seat.services import all_services
 
@@ -79,7 +80,7 @@ def cmd_train(_: Settings, args: argparse.Namespace) -> int:
 
 
 def _launch(services) -> int:
-    return asyncio.run(Launcher(services).run())
+    return asyncio.run(Launcher(services, state_path=status.STATE_FILE).run())  # `seat status` reads the state
 
 
 def _schema_behind(settings: Settings) -> str | None:
@@ -188,6 +189,11 @@ def cmd_privacy(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    """Every service's port, health (up / degraded / down), pid and restarts; exit 0 only when all are up."""
+    return status.status(settings, args.state)
+
+
 def cmd_callbacks(settings: Settings, args: argparse.Namespace) -> int:
     """Satisfaction callbacks: monthly rates report, a scheduling pass, the workers."""
     return run_callbacks(settings, args)
@@ -238,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     purge_cmd.add_argument("--days", type=int, default=None, help="instead of RETENTION_DAYS")
     purge_cmd.add_argument("--actor", default="seat-cli")
     privacy.set_defaults(func=cmd_privacy)
+    status_cmd = sub.add_parser("status", help=cmd_status.__doc__)
+    status_cmd.add_argument("--state", type=Path, default=status.STATE_FILE,
+                            help="the launcher's state file (default .run/launcher.json)")
+    status_cmd.set_defaults(func=cmd_status)
     callbacks = sub.add_parser("callbacks", help=cmd_callbacks.__doc__)
     add_callbacks_arguments(callbacks)
     callbacks.set_defaults(func=cmd_callbacks)

@@ -116,7 +116,9 @@ def callback_worker(settings: Settings) -> Service:
         argv=[sys.executable, "-m", "seat", "callbacks", "serve"],
         env={"WEB_PUSH_TOKEN": push_token(settings), "VOICE_CONTROL_TOKEN": voice_control_token(settings),
              "RASA_AUTH_TOKEN": rasa_auth_token(settings)},
-        listens="no port (outbound calls and chat surveys after closure)",
+        ready_url=f"http://127.0.0.1:{settings.callbacks.health_port}/health",
+        listens=f"health http://127.0.0.1:{settings.callbacks.health_port}/health "
+                "(outbound calls and chat surveys after closure)",
     )
 
 

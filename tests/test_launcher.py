@@ -1,4 +1,5 @@
-"""The launcher runs real processes: prefixed logs, readiness, and a clean stop of all of them."""
+"""The launcher runs real processes: prefixed logs, readiness, restarts with backoff, giving up on a crash loop,
+and a clean stop of all of them."""
 from __future__ import annotations
 
 import os
@@ -18,11 +19,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(services: str) -> subprocess.Popen:
+def _launch(services: str, supervision: str = "Supervision()") -> subprocess.Popen:
     code = textwrap.dedent(f"""
         import asyncio, sys
-        from seat.launcher import Launcher, Service
-        sys.exit(asyncio.run(Launcher({services}, colour=False).run()))
+        from seat.launcher import Launcher, Service, Supervision
+        sys.exit(asyncio.run(Launcher({services}, colour=False, supervision={supervision}).run()))
     """)
     return subprocess.Popen(
         [sys.executable, "-c", code], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -67,16 +68,46 @@ def test_services_start_log_with_prefix_and_stop_on_ctrl_c():
             assert s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_a_dying_service_stops_the_others_with_an_error():
+def test_a_crashed_service_is_restarted_with_backoff_and_the_others_keep_serving():
     p1 = _free_port()
     py = sys.executable
     proc = _launch(
         f"[Service('web', [{py!r}, '-m', 'http.server', '{p1}', '--bind', '127.0.0.1'], ready_url='http://127.0.0.1:{p1}/'),"
-        f" Service('crasher', [{py!r}, '-c', 'import time; time.sleep(1); raise SystemExit(3)'])]"
+        f" Service('crasher', [{py!r}, '-c', 'import time; time.sleep(1); raise SystemExit(3)'])]",
+        "Supervision(backoff_first_s=0.2, crash_limit=10)",
     )
-    out, _ = proc.communicate(timeout=60)
-    assert "crasher exited; stopping the others" in out
-    assert proc.returncode == 1
+    lines = _wait_for(proc, "restarting in 0.4 s (restart 2)")
+    text = "".join(lines)
+    assert "crasher exited (code 3); restarting in 0.2 s (restart 1)" in text
+    assert text.count("started crasher") == 2  # the first start and restart 1
+    import urllib.request
+
+    assert urllib.request.urlopen(f"http://127.0.0.1:{p1}/", timeout=5).status == 200  # web never stopped
+    assert "started web" in text and text.count("started web") == 1
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert "all services stopped" in out and proc.returncode == 0
+
+
+def test_a_crash_looping_service_is_given_up_and_the_rest_keeps_running():
+    p1 = _free_port()
+    py = sys.executable
+    proc = _launch(
+        f"[Service('web', [{py!r}, '-m', 'http.server', '{p1}', '--bind', '127.0.0.1'], ready_url='http://127.0.0.1:{p1}/'),"
+        f" Service('crasher', [{py!r}, '-c', 'import time; time.sleep(1); raise SystemExit(3)'])]",
+        "Supervision(backoff_first_s=0.1, crash_limit=3, crash_window_s=60)",
+    )
+    lines = _wait_for(proc, "giving up on it")
+    assert "".join(lines).count("started crasher") == 3
+    import urllib.request
+
+    time.sleep(1)
+    assert proc.poll() is None  # the launcher keeps the rest running
+    assert urllib.request.urlopen(f"http://127.0.0.1:{p1}/", timeout=5).status == 200
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert "started crasher" not in out  # never started again
+    assert proc.returncode == 1  # a service was given up: the run did not end well
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", p1)) != 0
 

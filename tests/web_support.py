@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from contextlib import asynccontextmanager, contextmanager
@@ -75,6 +76,9 @@ def web_page_process(port: int, log: Path, env: dict[str, str], args: Sequence[s
             with urllib.request.urlopen(base + "/health", timeout=2) as resp:
                 if ready(json.load(resp)):
                     break
+        except urllib.error.HTTPError as exc:  # 503 "degraded": serving, but its Rasa does not answer
+            if exc.code == 503 and ready(json.load(exc)):
+                break
         except (OSError, ValueError):
             pass
         if proc.poll() is not None or time.monotonic() > deadline:

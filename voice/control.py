@@ -11,7 +11,8 @@ survey) is registered by UUID before the dialplan runs ``AudioSocket(uuid,host:9
     GET  /calls/{uuid}/outcome   plain text for the dialplan: handoff | bot_hangup | silence |
                                  caller_hangup | error | active | unknown
     GET  /calls/{uuid}/handoff   plain text for the dialplan's HANDOFF_ID: the queued handoff's id, or empty
-    GET  /health                 "ok"
+    GET  /health                 JSON {"status": "ok"|"degraded", "checks": {"rasa": bool}, "calls": n}:
+                                 200, or 503 when the dialogue (Rasa) does not answer (ground.health)
 
 Every ``/calls`` request needs the control secret (VOICE_CONTROL_TOKEN) in the ``X-Seat-Voice-Token`` header
 (issue 13, finding 7): a forged registration would put another caller number or survey context into a call.
@@ -32,6 +33,7 @@ from typing import Any, Callable, Optional
 
 from aiohttp import web
 
+from ground.health import health_answer, http_ok
 from ground.masking import mask_phone
 from ground.settings import VOICE_CONTROL_TOKEN_HEADER
 
@@ -87,9 +89,14 @@ class CallRegistry:
     def __len__(self) -> int:
         return len(self._calls)
 
+    def active(self) -> int:
+        """Calls in progress now."""
+        return sum(1 for record in self._calls.values() if record.state == "active")
+
 
 REGISTRY_KEY = web.AppKey("registry", CallRegistry)
 TOKEN_KEY = web.AppKey("control_token", str)
+RASA_URL_KEY = web.AppKey("rasa_url", str)  # the dialogue the health answer checks ("" = none)
 
 
 @web.middleware
@@ -159,17 +166,23 @@ async def call_handoff(request: web.Request) -> web.Response:
     return web.Response(text=str(record.handoff_id) if record is not None and record.handoff_id else "")
 
 
-async def health(_: web.Request) -> web.Response:
-    return web.Response(text="ok")
+async def health(request: web.Request) -> web.Response:
+    """Can the gateway take calls: the dialogue (Rasa) answers; the calls open now."""
+    rasa_url = request.app[RASA_URL_KEY]
+    checks = {"rasa": await http_ok(rasa_url.rstrip("/") + "/")} if rasa_url else {}
+    body, status = health_answer(checks, calls=request.app[REGISTRY_KEY].active())
+    return web.json_response(body, status=status)
 
 
-def make_app(registry: CallRegistry, token: str) -> web.Application:
-    """The control API's aiohttp application over `registry`, behind the secret `token`."""
+def make_app(registry: CallRegistry, token: str, rasa_url: str | None = None) -> web.Application:
+    """The control API's aiohttp application over `registry`, behind the secret `token`; its health checks
+    the dialogue at `rasa_url` when given."""
     if not token:
         raise ValueError("the voice control API needs a secret (VOICE_CONTROL_TOKEN)")
     app = web.Application(client_max_size=MAX_BODY, middlewares=[require_token])
     app[REGISTRY_KEY] = registry
     app[TOKEN_KEY] = token
+    app[RASA_URL_KEY] = rasa_url or ""
     app.router.add_post("/calls/{uuid}", register_call)
     app.router.add_get("/calls/{uuid}", call_status)
     app.router.add_get("/calls/{uuid}/outcome", call_outcome)

@@ -154,7 +154,7 @@ class VoiceGateway:
         self.control_port: Optional[int] = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(make_app(self.registry, self.config.control_token), access_log=None)
+        self._runner = web.AppRunner(make_app(self.registry, self.config.control_token, self.config.rasa_url), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.control_host, self.config.control_port)
         await site.start()

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from ground.health import health_answer, http_ok
 from ground.rasa_client import RasaClient
 from ground.settings import (DEFAULT_ENDPOINT_MS, PUSH_TOKEN_HEADER, Settings, current, default_database_url,
                              push_token, rasa_auth_token)
@@ -201,13 +202,16 @@ async def index(_: web.Request) -> web.FileResponse:
 
 
 async def health(request: web.Request) -> web.Response:
+    """200 when the dialogue (Rasa) answers, else 503 "degraded": the page serves, chat cannot (ground.health)."""
     app = request.app
-    return web.json_response({
-        "status": "ok",
-        "voice": app[MODEL_KEY].done() and app[MODEL_KEY].result() is not None,
-        "voice_calls": len(app[VOICE_KEY].calls),
-        "pages": app[HUB_KEY].connected(),
-    })
+    rasa = await http_ok(app[CONFIG_KEY].rasa_url.rstrip("/") + "/", app[HTTP_KEY])
+    body, status = health_answer(
+        {"rasa": rasa},
+        voice=app[MODEL_KEY].done() and app[MODEL_KEY].result() is not None,
+        voice_calls=len(app[VOICE_KEY].calls),
+        pages=app[HUB_KEY].connected(),
+    )
+    return web.json_response(body, status=status)
 
 
 async def chat(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp_session import get_session
 
+from ground.health import database_ok, health_answer
 from ground.store import audit, login_throttle
 
 from ground.store import users
@@ -35,7 +36,9 @@ def _safe_next(target: str | None) -> str:
 
 @public
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+    """200 when the database answers, else 503 "degraded" (ground.health); `ok` kept for older probes."""
+    body, status = health_answer({"database": await database_ok(request.app[ENGINE])})
+    return web.json_response({"ok": status == 200, **body}, status=status)
 
 
 @public
