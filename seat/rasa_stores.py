@@ -11,7 +11,9 @@ from typing import Any, Optional
 from urllib.parse import urlparse
 
 from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
-from rasa.core.tracker_store import SQLTrackerStore
+import sqlalchemy as sa
+import sqlalchemy.orm
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from sqlalchemy.engine import make_url
 
 from ground.settings import current
@@ -46,6 +48,13 @@ class DatabaseUrlTrackerStore(SQLTrackerStore):
         store_kwargs = sql_store_kwargs(url)
         logger.info("tracker store: %s", make_url(url).render_as_string(hide_password=True))
         super().__init__(domain=domain, event_broker=event_broker, **store_kwargs, **kwargs)
+        if self.engine.dialect.name != "sqlite":
+            # Rasa's engine has no pool_pre_ping: after a PostgreSQL restart the first message on each pooled
+            # connection would fail (for a phone call: a handoff). The same engine, with a ping on checkout.
+            old = self.engine
+            self.engine = sa.create_engine(old.url, pool_pre_ping=True, **create_engine_kwargs(old.url))
+            old.dispose()
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         # Rasa builds its engine without hide_parameters: a failed statement would log the events it carries
         # (the citizens' words, phones, addresses). The engine reads the flag when it reports an error.
         self.engine.hide_parameters = True

@@ -13,6 +13,7 @@ from bot import runtime
 from bot.actions.common import channel_of, current_slots, reset_everything
 from bot.intake import Turn, collected, looks_like_request
 from ground.end_call import EndCall, end_call_payload
+from ground.store.spool import SpoolError
 from nlu.safety import advice_for
 
 logger = logging.getLogger(__name__)
@@ -28,8 +29,14 @@ async def hand_over(
             runtime.ticket_store().record_handoff,
             tracker.sender_id, reason, collected(slots), channel_of(tracker),
         )
-    except Exception:  # the citizen still gets a person; the operator sees the error
-        logger.exception("could not record the handoff of conversation %s", tracker.sender_id)
+    except Exception as exc:  # the citizen still gets a person; the record waits on disk for the database
+        logger.error("could not record the handoff of conversation %s (%s): spooling it", tracker.sender_id,
+                     type(exc).__name__)
+        try:
+            await runtime.in_thread(runtime.spool().put_handoff, tracker.sender_id, reason, collected(slots),
+                                    channel_of(tracker))
+        except SpoolError:
+            logger.exception("could not spool the handoff of conversation %s either", tracker.sender_id)
     logger.info("handoff of conversation %s: %s", tracker.sender_id, reason)
     if say:
         dispatcher.utter_message(response="utter_handoff")
