@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -36,12 +37,12 @@ def _bin(name: str) -> str:
 class ThrowawayPostgres:
     """A PostgreSQL cluster of the test's own: `start()`, `stop()` (fast shutdown: clients are cut), `restart()`."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+    def __init__(self) -> None:
+        # a directory of its own under /tmp: pytest's temp dirs are private to root, where postgres cannot reach
+        self.root = Path(tempfile.mkdtemp(prefix="seat-faults-pg-"))
         self.data = self.root / "pgdata"
         self.sock = self.root / "sock"
         self.port = free_port()
-        self.root.mkdir(parents=True, exist_ok=True)
         self.sock.mkdir(exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
@@ -59,12 +60,17 @@ class ThrowawayPostgres:
     def start(self) -> None:
         subprocess.run(_as_postgres([
             _bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-t", "60",
-            "-o", f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off"]),
+            "-o", f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]),
             check=True, capture_output=True)
 
     def stop(self) -> None:
         subprocess.run(_as_postgres([_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"]),
                        capture_output=True)
+
+    def remove(self) -> None:
+        """Stop the server and delete its cluster."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def restart(self) -> None:
         self.stop()
