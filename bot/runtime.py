@@ -9,12 +9,14 @@ from typing import Any, Callable, TypeVar
 from bot.knowledge import KnowledgeBase
 from ground.db import create_engine
 from ground.settings import current
+from ground.store.spool import Spool
 from ground.store.tickets import TicketStore
 
 T = TypeVar("T")
 _lock = threading.Lock()
 _store = None
 _kb = None
+_spool = None
 
 
 def _store_unlocked():
@@ -44,12 +46,22 @@ def knowledge_base():
         return _kb
 
 
-def reset_ticket_store(store: Any = None) -> None:
-    """Replace (tests) or forget the process-wide store and knowledge base."""
-    global _store, _kb
+def spool() -> Spool:
+    """Where tickets and handoffs wait while the database is down (SEAT_SPOOL_DIR), one per process."""
+    global _spool
+    with _lock:
+        if _spool is None:
+            _spool = Spool(current().db.spool_dir)
+        return _spool
+
+
+def reset_ticket_store(store: Any = None, spool_dir: Any = None) -> None:
+    """Replace (tests) or forget the process-wide store, knowledge base and spool."""
+    global _store, _kb, _spool
     with _lock:
         _store = store
         _kb = None
+        _spool = Spool(spool_dir) if spool_dir is not None else None
 
 
 async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -20,6 +20,7 @@ from ground.tables.tickets import utcnow
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+END_TRY_ATTEMPTS = 3  # settling a finished call: tries, a renewal period apart (the database may be back)
 
 
 class CallbackWorker:
@@ -32,6 +33,7 @@ class CallbackWorker:
         self.channels = ("voice", "chat") if dialer is not None else ("chat",)
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self.renew_every_s = renew_every_s if renew_every_s is not None else policy.lease.total_seconds() / 3
+        self.stop_reason: Optional[str] = None  # why the current call was stopped, if it was
 
     async def schedule(self) -> None:
         """One scheduling pass (closed tickets without a try) and expiry of unopened chat surveys."""
@@ -70,12 +72,13 @@ class CallbackWorker:
         request = CallRequest(call_id=call_id, attempt_id=claim.attempt_id, ticket_no=claim.ticket_no,
                               phone=claim.phone or "")
         call = asyncio.ensure_future(self.dialer.call(request))
+        self.stop_reason = None
         keeper = asyncio.ensure_future(self._keep_lease(claim, call))
         try:
             result = await call
         except asyncio.CancelledError:
             if call.cancelled():
-                result = CallResult("failed", "call stopped: lease lost or call too long")
+                result = CallResult("failed", f"call stopped: {self.stop_reason or 'lease lost or call too long'}")
             else:
                 raise
         except Exception:
@@ -83,21 +86,47 @@ class CallbackWorker:
             result = CallResult("failed", "dialer error")
         finally:
             keeper.cancel()
-        outcome = await asyncio.to_thread(end_try, self.engine, claim.attempt_id, SurveyChannel.VOICE, self.policy,
-                                          self.clock(), call_status=result.status, call_detail=result.detail)
+        for tries_left in range(END_TRY_ATTEMPTS - 1, -1, -1):
+            try:
+                outcome = await asyncio.to_thread(end_try, self.engine, claim.attempt_id, SurveyChannel.VOICE,
+                                                  self.policy, self.clock(), call_status=result.status,
+                                                  call_detail=result.detail)
+                break
+            except Exception as exc:
+                if tries_left:
+                    await asyncio.sleep(self.renew_every_s)
+                    continue
+                # The call is over but cannot be recorded: the try stays claimed until its lease runs out, then a
+                # worker recovers it (claims.recover: answered if the survey was completed, else retried once).
+                log.error("%s: ticket %s try %s ended (%s) but could not be recorded (%s); it is recovered after "
+                          "the lease", self.worker_id, claim.ticket_no, claim.attempt, result.status,
+                          type(exc).__name__)
+                return "unrecorded:" + result.status
         log.info("%s: ticket %s try %s: %s", self.worker_id, claim.ticket_no, claim.attempt, outcome)
         return outcome
 
     async def _keep_lease(self, claim: claims.Claim, call: "asyncio.Future[CallResult]") -> None:
-        """Renew the lease while the call runs; stop the call if the lease is lost or it runs too long."""
+        """Renew the lease while the call runs; stop the call if the lease is lost, cannot be renewed (database
+        error or no answer within a renewal period) or it runs too long.
+
+        A renewal that fails ends the call at once: the lease still has about two renewal periods left, so the
+        call is over before any other worker may recover the try (claims.claim_next takes only expired leases):
+        the citizen is never on two calls for one try."""
         started = self.clock()
         while not call.done():
             await asyncio.sleep(self.renew_every_s)
             now = self.clock()
-            alive = await asyncio.to_thread(claims.renew, self.engine, claim, self.worker_id, now, self.policy)
+            why = None
+            try:
+                alive = await asyncio.wait_for(
+                    asyncio.to_thread(claims.renew, self.engine, claim, self.worker_id, now, self.policy),
+                    timeout=self.renew_every_s)
+            except Exception as exc:  # database down or hanging: the lease can no longer be vouched for
+                alive, why = False, f"lease renewal failed: {type(exc).__name__}"
             if not alive or now - started > self.policy.max_call:
-                log.error("%s: stopping call for ticket %s (%s)", self.worker_id, claim.ticket_no,
-                          "lease lost" if not alive else "too long")
+                why = why or ("lease lost" if not alive else "too long")
+                log.error("%s: stopping call for ticket %s (%s)", self.worker_id, claim.ticket_no, why)
+                self.stop_reason = why
                 call.cancel()
                 return
 

@@ -64,6 +64,8 @@ def default_database_url() -> str:
 class DbSettings:
     url: str = field(default_factory=default_database_url)  # DATABASE_URL: tickets and Rasa's tracker store
     redis_url: str | None = None  # REDIS_URL: Rasa's lock store; None = in-process locks
+    spool_dir: Path = RUN_DIR / "spool"  # SEAT_SPOOL_DIR: tickets and handoffs kept while the database is down
+    spool_drain_s: float = 5.0  # SPOOL_DRAIN_SECONDS: how often the action server retries spooled items
 
 
 @dataclass(frozen=True)
@@ -375,7 +377,9 @@ class Settings:
         rasa = _rasa(env)
         return cls(
             db=DbSettings(url=env.get("DATABASE_URL") or default_database_url(),
-                          redis_url=env.get("REDIS_URL") or None),
+                          redis_url=env.get("REDIS_URL") or None,
+                          spool_dir=Path(env.get("SEAT_SPOOL_DIR") or DbSettings.spool_dir).resolve(),
+                          spool_drain_s=_positive(env, "SPOOL_DRAIN_SECONDS", DbSettings.spool_drain_s)),
             rasa=rasa,
             files=DataFiles(
                 categories=Path(env.get("SEAT_CATEGORIES_FILE") or DataFiles.categories),

@@ -10,6 +10,7 @@ data). The secret comes from the environment (ACTION_TOKEN, else .run/action_tok
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import logging
 
@@ -19,7 +20,9 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import runtime
 from ground.settings import ACTION_TOKEN_HEADER, action_token, current
+from ground.store.spool import keep_draining
 from seat.action_server import build_app
 
 log = logging.getLogger("seat.action_run")
@@ -44,12 +47,31 @@ def guard(app: Sanic, token: str) -> Sanic:
     return app
 
 
-def create_app(actions: str, token: str) -> Sanic:
+def with_spool_drainer(app: Sanic, every_s: float) -> Sanic:
+    """`app` running the spool's drainer while it serves: tickets and handoffs kept on disk while the database was
+    down (ground/store/spool.py) are written when it is back, now and every `every_s` seconds."""
+
+    async def start(app_: Sanic, _loop=None) -> None:
+        app_.ctx.spool_stop = asyncio.Event()
+        app_.ctx.spool_task = asyncio.ensure_future(
+            keep_draining(runtime.spool(), runtime.ticket_store, every_s, app_.ctx.spool_stop))
+
+    async def stop(app_: Sanic, _loop=None) -> None:
+        app_.ctx.spool_stop.set()
+        await app_.ctx.spool_task
+
+    app.register_listener(start, "after_server_start")
+    app.register_listener(stop, "before_server_stop")
+    return app
+
+
+def create_app(actions: str, token: str, spool_drain_s: float | None = None) -> Sanic:
     """rasa_sdk's app for the `actions` package, without CORS (no browser calls it), behind `token`; an action
-    error is answered and logged without the tracker (seat.action_server)."""
+    error is answered and logged without the tracker (seat.action_server); with the spool's drainer."""
     if not token:
         raise ValueError("the action server needs a secret (ACTION_TOKEN)")
-    return guard(build_app(actions, cors_origins=None), token)
+    app = guard(build_app(actions, cors_origins=None), token)
+    return with_spool_drainer(app, spool_drain_s or current().db.spool_drain_s)
 
 
 def main(argv: list[str] | None = None) -> None:

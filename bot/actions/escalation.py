@@ -17,6 +17,7 @@ from bot.intake import Turn, collected, looks_like_request
 from ground.end_call import HANDOFF_ID, EndCall, end_call_payload
 from ground.settings import current
 from ground.store import handoffs
+from ground.store.spool import SpoolError
 from nlu.safety import advice_for
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,14 @@ async def hand_over(
         handoff = await runtime.in_thread(handoffs.open_handoff, engine, tracker.sender_id, reason,
                                           collected(slots), channel, call_id=call_id, now=now)
         staffed = await runtime.in_thread(on_duty, engine, now)
-    except Exception:  # the citizen still gets a person; the operator sees the error
-        logger.exception("could not record the handoff of conversation %s", tracker.sender_id)
+    except Exception as exc:  # the citizen still gets a person; the record waits on disk for the database
+        logger.error("could not record the handoff of conversation %s (%s): spooling it", tracker.sender_id,
+                     type(exc).__name__)
+        try:
+            await runtime.in_thread(runtime.spool().put_handoff, tracker.sender_id, reason, collected(slots),
+                                    channel)
+        except SpoolError:
+            logger.exception("could not spool the handoff of conversation %s either", tracker.sender_id)
         if say:
             dispatcher.utter_message(response="utter_handoff")
         dispatcher.utter_message(json_message=end_call_payload(EndCall.HANDOFF, reason))

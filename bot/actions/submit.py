@@ -16,9 +16,13 @@ from bot.actions.escalation import hand_over
 from bot.dispatch import suggest_unit
 from bot.intake import DECLINED
 from bot.readback import ticket_filed
-from ground.store.tickets import TicketDraft
+from ground.store.spool import SpoolError
+from ground.store.tickets import TicketDraft, TicketStoreError
 
 logger = logging.getLogger(__name__)
+# The database is down and the request is kept on disk (ground/store/spool.py): no ticket number can be given yet.
+SPOOLED = "抱歉，系统暂时无法登记工单。您的诉求已经完整保存，系统恢复后会自动登记并转交办理，您无需重复反映。"
+NOT_FILED_HANDOFF = "抱歉，系统暂时无法登记，正在为您转接人工客服。"
 
 
 def draft_from_slots(slots: dict, conversation_id: str, channel: str):
@@ -59,10 +63,22 @@ class ActionSubmitTicket(Action):
         draft = draft_from_slots(slots, tracker.sender_id, channel_of(tracker))
         try:
             ticket = await runtime.in_thread(runtime.ticket_store().create_ticket, draft)
-        except Exception:
-            logger.exception("could not write the ticket of conversation %s", tracker.sender_id)
-            dispatcher.utter_message(text="抱歉，系统暂时无法登记，正在为您转接人工客服，您的信息不会丢失。")
+        except TicketStoreError:  # the store refused the data: a person looks at it
+            logger.exception("the store refused the ticket of conversation %s", tracker.sender_id)
+            dispatcher.utter_message(text=NOT_FILED_HANDOFF)
             return reset_intake() + await hand_over(dispatcher, tracker, "ticket store error", slots, say=False)
+        except Exception as exc:  # the database is unreachable: keep the draft on disk, written when it is back
+            logger.error("could not write the ticket of conversation %s (%s): spooling it", tracker.sender_id,
+                         type(exc).__name__)
+            try:
+                await runtime.in_thread(runtime.spool().put_ticket, draft)
+            except SpoolError:
+                logger.exception("could not spool the ticket of conversation %s either", tracker.sender_id)
+                dispatcher.utter_message(text=NOT_FILED_HANDOFF)
+                return reset_intake() + await hand_over(dispatcher, tracker, "ticket store and spool error", slots,
+                                                        say=False)
+            dispatcher.utter_message(text=SPOOLED)
+            return reset_everything()
         logger.info("ticket %s filed for conversation %s (%s)", ticket.ticket_no, tracker.sender_id, draft.channel)
         dispatcher.utter_message(text=ticket_filed(ticket.ticket_no, draft.request_type, draft.confidential))
         return reset_everything() + [SlotSet("ticket_no", ticket.ticket_no)]
