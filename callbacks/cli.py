@@ -12,11 +12,13 @@ import aiohttp
 from callbacks.callee import SimulatedCalleeDialer
 from callbacks.chat import ChatConfig, ChatDelivery
 from callbacks.dialers import AriConfig, AriDialer
+from callbacks.metrics import watch_queue_depth
 from callbacks.notify import ClosureListener
 from callbacks.report import build_report
 from callbacks.retention import purge_daily
 from callbacks.worker import CallbackWorker
 from ground.db import create_engine
+from ground.metrics import start_metrics_site
 from ground.masking import mask_phone
 from ground.settings import REPO_ROOT, Settings, push_token, rasa_auth_token, voice_control_token
 from ground.store.survey_tries import opt_out, schedule_closed
@@ -94,6 +96,18 @@ def _wechat_customer_service(settings: Settings):
     return CustomerService.from_settings(wechat) if wechat.can_push else None
 
 
+async def _metrics_site(settings: Settings):
+    """/metrics on CALLBACKS_METRICS_PORT (METRICS_HOST, loopback by default); None when the port is taken."""
+    host, port = settings.metrics.host, settings.metrics.callbacks_port
+    try:
+        runner, port = await start_metrics_site(host, port)
+    except OSError as exc:
+        log.error("callbacks: metrics not served on %s:%s: %s (set CALLBACKS_METRICS_PORT)", host, port, exc)
+        return None
+    log.info("callbacks: metrics on http://%s:%d/metrics", host, port)
+    return runner
+
+
 async def serve(settings: Settings, policy) -> int:
     engine = create_engine(settings.db.url)
     stop = asyncio.Event()
@@ -119,12 +133,16 @@ async def serve(settings: Settings, policy) -> int:
         listener = ClosureListener(engine, wake, loop) if ClosureListener.supported(engine) else None
         if listener is not None:
             listener.start()
+        metrics_site = await _metrics_site(settings)
         try:
             await asyncio.gather(*(w.run(stop, schedule_every_s=poll, schedules=i == 0, wake=wake)
                                    for i, w in enumerate(workers)),
-                                 purge_daily(engine, settings.privacy.retention_days, stop))
+                                 purge_daily(engine, settings.privacy.retention_days, stop),
+                                 watch_queue_depth(engine, stop, min(poll, 15.0)))
         finally:
             if listener is not None:
                 listener.stop()
+            if metrics_site is not None:
+                await metrics_site.cleanup()
     engine.dispose()
     return 0

@@ -11,6 +11,8 @@ survey) is registered by UUID before the dialplan runs ``AudioSocket(uuid,host:9
     GET  /calls/{uuid}/outcome   plain text for the dialplan: handoff | bot_hangup | silence |
                                  caller_hangup | error | active | unknown
     GET  /health                 "ok"
+    GET  /metrics                this process's Prometheus metrics (calls, recognition, speech; no secret needed:
+                                 the control API listens on loopback, and the metrics hold no personal data)
 
 Every ``/calls`` request needs the control secret (VOICE_CONTROL_TOKEN) in the ``X-Seat-Voice-Token`` header
 (issue 13, finding 7): a forged registration would put another caller number or survey context into a call.
@@ -32,6 +34,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ground.masking import mask_phone
+from ground.metrics import aiohttp_metrics
 from ground.settings import VOICE_CONTROL_TOKEN_HEADER
 
 log = logging.getLogger("voice.control")
@@ -86,6 +89,7 @@ class CallRegistry:
         return len(self._calls)
 
 
+OPEN_PATHS = frozenset({"/health", "/metrics"})
 REGISTRY_KEY = web.AppKey("registry", CallRegistry)
 TOKEN_KEY = web.AppKey("control_token", str)
 
@@ -93,7 +97,7 @@ TOKEN_KEY = web.AppKey("control_token", str)
 @web.middleware
 async def require_token(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
     """Everything but /health needs the control secret in the X-Seat-Voice-Token header."""
-    if request.path != "/health":
+    if request.path not in OPEN_PATHS:
         given = request.headers.get(VOICE_CONTROL_TOKEN_HEADER, "")
         if not (given and hmac.compare_digest(given.encode(), request.app[TOKEN_KEY].encode())):
             log.warning("control API: refused %s %s from %s (%s)", request.method, request.path.split("/")[1],
@@ -166,4 +170,5 @@ def make_app(registry: CallRegistry, token: str) -> web.Application:
     app.router.add_get("/calls/{uuid}", call_status)
     app.router.add_get("/calls/{uuid}/outcome", call_outcome)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", aiohttp_metrics)
     return app

@@ -18,7 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from prometheus_client import Counter
+
 from ground.db import session_factory
+from ground.metrics import channel_label, handoff_reason_label, label
 from ground.settings import current, opt_out_secret
 from ground.tables.console import audit_log
 from ground.tables.tickets import (
@@ -57,6 +60,13 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# Observed where they are written (issue 14): each process that writes counts its own (action server, page's
+# form, voice gateway); Prometheus adds them up.
+TICKETS_WRITTEN = Counter("seat_tickets_written", "New tickets written (a retried write of the same request is not "
+                          "counted), by channel and request type", ["channel", "request_type"])
+HANDOFFS = Counter("seat_handoffs", "Handoffs to a person recorded, by reason (asked, not_understood, store_error, "
+                   "dialogue_unavailable, other) and channel", ["reason", "channel"])
 ASSIGN_NOTE = "改派：{old} → {new}"  # shown in the console's ticket history
 REOPEN_NOTE = "reopen requested by the citizen in the satisfaction survey"
 
@@ -187,6 +197,7 @@ class TicketStore:
                 raise
             return existing
         log.info("ticket created: %s", ticket.masked())
+        TICKETS_WRITTEN.labels(channel_label(values.get("channel")), label(values["request_type"], REQUEST_TYPES)).inc()
         return ticket
 
     def _draft_values(self, draft: TicketDraft) -> dict[str, Any]:
@@ -481,4 +492,5 @@ class TicketStore:
             session.flush()
             handoff_id = int(row.id)
         log.info("handoff %s recorded for %s (%s)", handoff_id, row.conversation_id, row.reason)
+        HANDOFFS.labels(handoff_reason_label(row.reason), channel_label(row.channel)).inc()
         return handoff_id
