@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 from prometheus_client import Gauge
 from sqlalchemy.engine import Engine
@@ -19,9 +20,9 @@ QUEUE_DEPTH = Gauge("seat_callback_queue_depth", "Survey tries due now and not t
                     ["channel"])
 
 
-async def refresh_queue_depth(engine: Engine) -> dict[str, int]:
+async def refresh_queue_depth(engine: Engine, now: datetime | None = None) -> dict[str, int]:
     """Read the queue's depth from the store into the gauge (every channel, 0 when none is due)."""
-    depth = await asyncio.to_thread(claims.due_tries, engine, utcnow())
+    depth = await asyncio.to_thread(claims.due_tries, engine, now or utcnow())
     for channel in SurveyChannel:
         QUEUE_DEPTH.labels(channel.value).set(depth.get(channel.value, 0))
     return depth
