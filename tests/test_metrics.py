@@ -216,3 +216,48 @@ async def test_the_action_server_serves_metrics_without_its_secret_and_nothing_e
         await server.after_stop()
     assert status == 200 and {"seat_tickets_written", "seat_handoffs", "seat_callback_tries"} <= families(text)
     assert webhook_status == 403
+
+
+# ---- the dashboard and the scrape configuration ------------------------------------------------------------------
+def test_every_metric_the_dashboard_queries_is_exported_by_a_service() -> None:
+    import importlib
+    import json
+    import re
+
+    from ground.metrics import exposition
+    from ground.settings import REPO_ROOT
+
+    # the modules where the services define their metrics (each service imports its own)
+    for module in ("seat.chat_admission", "voice.metrics", "web.app", "admin.views.auth", "callbacks.metrics",
+                   "ground.store.tickets", "ground.store.survey_tries"):
+        importlib.import_module(module)
+    text = exposition().decode()
+    names = families(text)
+    exported = names | {s.name for family in text_string_to_metric_families(text) for s in family.samples}
+    dashboard = json.loads((REPO_ROOT / "deploy" / "grafana" / "seat.json").read_text(encoding="utf-8"))
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert len(dashboard["panels"]) >= 12 and len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    queried = {m for expr in exprs for m in re.findall(r"\b((?:seat|process)_[a-z_]+)\b", expr)}
+    assert len(queried) >= 15
+    missing = sorted(m for m in queried
+                     if m not in exported and re.sub(r"_(bucket|count|sum|total)$", "", m) not in names)
+    assert missing == []
+    # and every seat metric defined is on the dashboard
+    seat_families = {n for n in names if n.startswith("seat_")}
+    shown = {re.sub(r"_(bucket|count|sum|total)$", "", m) for m in queried}
+    assert sorted(seat_families - shown) == []
+
+
+def test_the_scrape_configuration_names_every_service_at_its_default_port() -> None:
+    import yaml
+
+    from ground.settings import REPO_ROOT
+
+    config = yaml.safe_load((REPO_ROOT / "deploy" / "prometheus" / "seat.yml").read_text(encoding="utf-8"))
+    targets = {job["job_name"]: job["static_configs"][0]["targets"][0] for job in config["scrape_configs"]}
+    s = Settings.from_env({})
+    assert targets == {
+        "seat-rasa": f"127.0.0.1:{s.rasa.port}", "seat-actions": f"127.0.0.1:{s.rasa.action_port}",
+        "seat-voice": f"127.0.0.1:{s.voice.control_port}", "seat-web": f"127.0.0.1:{s.metrics.web_port}",
+        "seat-admin": f"127.0.0.1:{s.admin.port}", "seat-callbacks": f"127.0.0.1:{s.metrics.callbacks_port}",
+    }
