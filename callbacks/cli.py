@@ -13,11 +13,13 @@ from callbacks.callee import SimulatedCalleeDialer
 from callbacks.chat import ChatConfig, ChatDelivery
 from callbacks.dialers import AriConfig, AriDialer
 from callbacks.health import start_health
+from callbacks.metrics import watch_queue_depth
 from callbacks.notify import ClosureListener
 from callbacks.report import build_report
 from callbacks.retention import purge_daily
 from callbacks.worker import CallbackWorker
 from ground.db import create_engine
+from ground.metrics import start_metrics_site
 from ground.masking import mask_phone
 from ground.settings import REPO_ROOT, Settings, push_token, rasa_auth_token, voice_control_token
 from ground.store.survey_tries import opt_out, schedule_closed
@@ -95,6 +97,18 @@ def _wechat_customer_service(settings: Settings):
     return CustomerService.from_settings(wechat) if wechat.can_push else None
 
 
+async def _metrics_site(settings: Settings):
+    """/metrics on CALLBACKS_METRICS_PORT (METRICS_HOST, loopback by default); None when the port is taken."""
+    host, port = settings.metrics.host, settings.metrics.callbacks_port
+    try:
+        runner, port = await start_metrics_site(host, port)
+    except OSError as exc:
+        log.error("callbacks: metrics not served on %s:%s: %s (set CALLBACKS_METRICS_PORT)", host, port, exc)
+        return None
+    log.info("callbacks: metrics on http://%s:%d/metrics", host, port)
+    return runner
+
+
 async def serve(settings: Settings, policy) -> int:
     engine = create_engine(settings.db.url)
     stop = asyncio.Event()
@@ -122,8 +136,10 @@ async def serve(settings: Settings, policy) -> int:
             listener.start()
         running = asyncio.gather(*(w.run(stop, schedule_every_s=poll, schedules=i == 0, wake=wake)
                                    for i, w in enumerate(workers)),
-                                 purge_daily(engine, settings.privacy.retention_days, stop))
+                                 purge_daily(engine, settings.privacy.retention_days, stop),
+                                 watch_queue_depth(engine, stop, min(poll, 15.0)))
         health = await start_health(engine, settings.callbacks.health_port, lambda: not running.done(), count)
+        metrics_site = await _metrics_site(settings)
         try:
             await running
         finally:
@@ -131,5 +147,7 @@ async def serve(settings: Settings, policy) -> int:
                 listener.stop()
             if health is not None:
                 await health.cleanup()
+            if metrics_site is not None:
+                await metrics_site.cleanup()
     engine.dispose()
     return 0

@@ -261,6 +261,39 @@ def opt_out_secret(settings: "Settings") -> bytes:
 # --- Exposure and shared secrets of the internal services (issue 13, findings 1, 4, 7) -------------------------
 # Only the citizen page (WEB_HOST) listens on every interface by default; Rasa, the action server, the voice
 # gateway's control API (VOICE_CONTROL_HOST) and the admin console (ADMIN_HOST) listen on loopback unless opened.
+@dataclass(frozen=True)
+class LoadSettings:
+    """Overload (issue 14): chat is admitted in front of Rasa with a bounded number in flight; voice never is."""
+
+    chat_max_inflight: int = 4  # CHAT_MAX_INFLIGHT: chat messages Rasa works on at a time
+    chat_max_queue: int = 32  # CHAT_MAX_QUEUE: chat messages waiting for a slot; beyond: 503 at once
+    chat_queue_timeout_s: float = 2.0  # CHAT_QUEUE_TIMEOUT_S: longest wait for a slot, then 503
+
+
+def _load(env: Mapping[str, str]) -> LoadSettings:
+    queue = env_number(env, "CHAT_MAX_QUEUE", LoadSettings.chat_max_queue, int)
+    if queue < 0:
+        raise ValueError(f"CHAT_MAX_QUEUE={queue} must be 0 or more")
+    return LoadSettings(chat_max_inflight=_at_least_one(env, "CHAT_MAX_INFLIGHT", LoadSettings.chat_max_inflight),
+                        chat_max_queue=queue,
+                        chat_queue_timeout_s=_positive(env, "CHAT_QUEUE_TIMEOUT_S", LoadSettings.chat_queue_timeout_s))
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Prometheus endpoints (issue 14) of the services whose own port faces citizens or that have none."""
+
+    host: str = "127.0.0.1"  # METRICS_HOST: where those endpoints listen
+    web_port: int = 9103  # WEB_METRICS_PORT: the citizen page's /metrics (never on its public port)
+    callbacks_port: int = 9104  # CALLBACKS_METRICS_PORT: the callbacks service's /metrics
+
+
+def _metrics(env: Mapping[str, str]) -> MetricsSettings:
+    return MetricsSettings(host=env.get("METRICS_HOST") or "127.0.0.1",
+                           web_port=env_number(env, "WEB_METRICS_PORT", MetricsSettings.web_port, int),
+                           callbacks_port=env_number(env, "CALLBACKS_METRICS_PORT", MetricsSettings.callbacks_port, int))
+
+
 # Each secret is the variable's value, else generated once into .run/ (mode 600) and shared by the local services.
 
 @dataclass(frozen=True)
@@ -369,6 +402,8 @@ class Settings:
     internal: InternalSettings = field(default_factory=InternalSettings)  # issue 13: listen addresses, secrets
     handoff: HandoffSettings = field(default_factory=HandoffSettings)  # issue 16: human agents
     timezone: str = DEFAULT_TIMEZONE  # SEAT_TIMEZONE
+    load: LoadSettings = field(default_factory=LoadSettings)  # issue 14: chat admission in front of Rasa
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)  # issue 14: Prometheus endpoints
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -402,6 +437,8 @@ class Settings:
                                          env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE)),
                 require_online=env.get("HANDOFF_REQUIRE_ONLINE", "0") == "1"),
             timezone=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
+            load=_load(env),
+            metrics=_metrics(env),
         )
 
 

@@ -2,7 +2,7 @@
 every call without the shared secret (issue 13, finding 1).
 
 Anyone who could post to plain rasa_sdk's `/webhook` could send a forged tracker and file tickets, record or
-complete surveys. Here each request except `/health` must carry ACTION_TOKEN in the `X-Seat-Action-Token`
+complete surveys. Here each request except `/health` and `/metrics` must carry ACTION_TOKEN in the `X-Seat-Action-Token`
 header, which Rasa sends from endpoints.yml's `action_endpoint.headers` (seat.services.write_endpoints). A refused
 call is answered 403 and logged with its method, path and peer only: never its body (a tracker full of personal
 data). The secret comes from the environment (ACTION_TOKEN, else .run/action_token), never argv.
@@ -21,12 +21,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import runtime
+from ground.metrics import exposition
 from ground.settings import ACTION_TOKEN_HEADER, action_token, current
 from ground.store.spool import keep_draining
 from seat.action_server import build_app
 
 log = logging.getLogger("seat.action_run")
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/metrics"})
 
 
 def guard(app: Sanic, token: str) -> Sanic:
@@ -45,6 +46,12 @@ def guard(app: Sanic, token: str) -> Sanic:
 
     app.register_middleware(require_token, "request")
     return app
+
+
+async def metrics(_: Request) -> HTTPResponse:
+    """`GET /metrics` (no secret: loopback, no personal data): tickets written and handoffs recorded by the
+    actions of this process, and the process's own figures."""
+    return response.raw(exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 def with_spool_drainer(app: Sanic, every_s: float) -> Sanic:
@@ -71,6 +78,7 @@ def create_app(actions: str, token: str, spool_drain_s: float | None = None) -> 
     if not token:
         raise ValueError("the action server needs a secret (ACTION_TOKEN)")
     app = guard(build_app(actions, cors_origins=None), token)
+    app.add_route(metrics, "/metrics", methods=["GET"], name="seat_metrics")
     return with_spool_drainer(app, spool_drain_s or current().db.spool_drain_s)
 
 

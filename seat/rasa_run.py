@@ -11,7 +11,8 @@ seconds to minutes while every other conversation waited. Internal metadata keys
 channel) are dropped from REST messages unless the request carries the seat's internal secret (the Rasa
 token; the voice gateway and the citizen page's relay send it), so a client cannot speak for a survey
 call or another channel (issue 13, finding 2); a sender id or channel the database cannot store is refused with
-400 and a reason (finding 8).
+400 and a reason (finding 8). Chat beyond capacity gets a fast 503 while voice is always answered, and Rasa
+serves `/metrics` (issue 14, seat.chat_admission).
 
 The HTTP API token comes from RASA_AUTH_TOKEN (the environment, which only this user can read), not from the
 command line, which `ps` shows every local user: Rasa 3.6 reads it only as `--auth-token`, so it is added to
@@ -42,6 +43,7 @@ from sanic.response import json as json_response
 
 from ground.settings import current, rasa_auth_token
 from ground.store.tickets import MAX_CHANNEL_CHARS, MAX_SENDER_CHARS
+from seat import chat_admission
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +162,9 @@ def _patch_app_guards() -> None:
         return
 
     def configure_app_with_guards(*args: Any, **kwargs: Any) -> Sanic:
-        return install_guards(original(*args, **kwargs))
+        app = install_guards(original(*args, **kwargs))
+        chat_admission.install(app, current().load)  # phone before chat; /metrics (issue 14)
+        return app
 
     configure_app_with_guards.seat_guards = True  # type: ignore[attr-defined]
     rasa_run.configure_app = configure_app_with_guards

@@ -13,6 +13,8 @@ survey) is registered by UUID before the dialplan runs ``AudioSocket(uuid,host:9
     GET  /calls/{uuid}/handoff   plain text for the dialplan's HANDOFF_ID: the queued handoff's id, or empty
     GET  /health                 JSON {"status": "ok"|"degraded", "checks": {"rasa": bool}, "calls": n}:
                                  200, or 503 when the dialogue (Rasa) does not answer (ground.health)
+    GET  /metrics                this process's Prometheus metrics (calls, recognition, speech; no secret needed:
+                                 the control API listens on loopback, and the metrics hold no personal data)
 
 Every ``/calls`` request needs the control secret (VOICE_CONTROL_TOKEN) in the ``X-Seat-Voice-Token`` header
 (issue 13, finding 7): a forged registration would put another caller number or survey context into a call.
@@ -35,6 +37,7 @@ from aiohttp import web
 
 from ground.health import health_answer, http_ok
 from ground.masking import mask_phone
+from ground.metrics import aiohttp_metrics
 from ground.settings import VOICE_CONTROL_TOKEN_HEADER
 
 log = logging.getLogger("voice.control")
@@ -94,6 +97,7 @@ class CallRegistry:
         return sum(1 for record in self._calls.values() if record.state == "active")
 
 
+OPEN_PATHS = frozenset({"/health", "/metrics"})
 REGISTRY_KEY = web.AppKey("registry", CallRegistry)
 TOKEN_KEY = web.AppKey("control_token", str)
 RASA_URL_KEY = web.AppKey("rasa_url", str)  # the dialogue the health answer checks ("" = none)
@@ -102,7 +106,7 @@ RASA_URL_KEY = web.AppKey("rasa_url", str)  # the dialogue the health answer che
 @web.middleware
 async def require_token(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
     """Everything but /health needs the control secret in the X-Seat-Voice-Token header."""
-    if request.path != "/health":
+    if request.path not in OPEN_PATHS:
         given = request.headers.get(VOICE_CONTROL_TOKEN_HEADER, "")
         if not (given and hmac.compare_digest(given.encode(), request.app[TOKEN_KEY].encode())):
             log.warning("control API: refused %s %s from %s (%s)", request.method, request.path.split("/")[1],
@@ -188,4 +192,5 @@ def make_app(registry: CallRegistry, token: str, rasa_url: str | None = None) ->
     app.router.add_get("/calls/{uuid}/outcome", call_outcome)
     app.router.add_get("/calls/{uuid}/handoff", call_handoff)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", aiohttp_metrics)
     return app

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from nlu.asr_repair import repair
-from voice import prompts, tts
+from voice import metrics, prompts, tts
 from voice import recognizers
 from voice.asr import Endpointer, Final, Partial, Recognizer, pcm_rms
 from voice.dtmf import DtmfCollector, GoertzelDetector
@@ -59,6 +59,7 @@ class SessionConfig:
     filler: str = ""  # phone: said once when the dialogue has not answered a turn after filler_after_s
     filler_after_s: float = 1.5  # VOICE_FILLER_S
     dialogue_timeout_s: float = 30.0  # VOICE_DIALOGUE_TIMEOUT_S: longest wait for one dialogue answer
+    transport: str = "phone"  # the metrics' label: "phone" (AudioSocket) or "browser" (the talk button)
 
 
 async def default_tts(text: str, sample_rate: int) -> bytes:
@@ -109,6 +110,8 @@ class CallSession:
         self.ended: Optional[str] = None  # the end reason once closed
         self.transcripts: list[str] = []  # final transcripts sent to the dialogue
         self.bot_texts: list[str] = []  # everything the bot said, in order
+        self._transport = metrics.TRANSPORTS[1] if config.transport == "browser" else metrics.TRANSPORTS[0]
+        self._counted = False  # counted in seat_active_calls
 
     # ---- transport API ---------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -148,6 +151,9 @@ class CallSession:
 
     async def start(self) -> None:
         """Greet: the fixed greeting (if any) at once, then start_text to the dialogue and its reply spoken."""
+        if not self._counted and not self.ended:
+            self._counted = True
+            metrics.ACTIVE_CALLS.labels(self._transport).inc()
         await self._emit(SessionStarted(self.call_id))
         if not self.config.greeting:
             await self.prepare()
@@ -252,6 +258,7 @@ class CallSession:
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
+        self._count_end(reason)
         if self._recognizer is not None:
             await _release(self._recognizer_pool, self._recognizer)
         if self._own_rasa:
@@ -273,6 +280,16 @@ class CallSession:
         return {"audio_s": rec.audio_s - audio, "cpu_s": rec.cpu_s - cpu, "wall_s": rec.wall_s - wall}
 
     # ---- internals -------------------------------------------------------------------------
+    def _count_end(self, reason: str) -> None:
+        """The call's metrics at its end: no longer active, its outcome, its recognition real-time factor."""
+        if self._counted:
+            self._counted = False
+            metrics.ACTIVE_CALLS.labels(self._transport).dec()
+            metrics.CALLS.labels(self._transport, reason if reason in metrics.CALL_OUTCOMES else "other").inc()
+        stats = self.asr_stats()
+        if stats["audio_s"] >= 1.0:
+            metrics.ASR_RTF.labels(self._transport).observe(stats["cpu_s"] / stats["audio_s"])
+
     def _metadata(self, source: str) -> dict[str, Any]:
         return {"channel": "voice", "call_id": self.call_id, "caller": self.caller, **self.extra_metadata,
                 "input": source}
@@ -382,6 +399,8 @@ class CallSession:
                 if self.config.filler:
                     await self._filler_while(request, started)
                 reply = await request
+                if source != "start":  # the start turn's wait includes the spoken greeting
+                    metrics.DIALOGUE_SECONDS.labels(self._transport).observe(time.perf_counter() - started)
                 log.debug("call %s: dialogue answered %s input in %.0f ms", self.call_id, source,
                           (time.perf_counter() - started) * 1000)
             except RasaError as exc:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ground.settings import current
+from voice.metrics import TTS_CACHE
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +231,9 @@ async def synthesize(text: str, sample_rate: int, *, cache: bool = True) -> byte
         with _cache_lock:
             if key in _cache:
                 _cache.move_to_end(key)
+                TTS_CACHE.labels("hit").inc()
                 return _cache[key]
+    TTS_CACHE.labels("miss" if cache else "uncached").inc()
     spoken = spell_digits(text).strip()
     if not spoken:
         return b""

@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
@@ -23,7 +24,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from prometheus_client import Counter, Histogram
+
 from ground.health import health_answer, http_ok
+from ground.metrics import LATENCY_BUCKETS, start_metrics_site
 from ground.rasa_client import RasaClient
 from ground.settings import (DEFAULT_ENDPOINT_MS, PUSH_TOKEN_HEADER, Settings, current, default_database_url,
                              push_token, rasa_auth_token)
@@ -36,11 +40,18 @@ from web.limits import Concurrent, RateLimiter, client_key
 
 log = logging.getLogger("web.app")
 
+CHAT_RELAY = Counter("seat_web_chat", "Chat messages the citizen page relayed to the dialogue, by result (ok, busy = "
+                     "Rasa's chat admission refused it, error = Rasa unreachable or failing, limited = over the "
+                     "client's WEB_CHAT_PER_MINUTE)", ["result"])
+CHAT_RELAY_SECONDS = Histogram("seat_web_chat_seconds", "Time from the page's chat message to the dialogue's "
+                               "answer, as the citizen sees it", buckets=LATENCY_BUCKETS)
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SENDER_RE = re.compile(r"^web-[0-9a-fA-F-]{8,64}$")
 MAX_MESSAGE_CHARS = 2000
 RASA_TIMEOUT_S = 60.0
 UNREACHABLE = "客服系统暂时无法连接，请稍后再试。"
+BUSY = "当前咨询人数较多，请稍后再试，或拨打12345热线。"  # Rasa's 503 (seat.chat_admission), passed on
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,8 @@ class WebConfig:
     max_voice_calls: int = 20
     endpoint_silence_ms: int = DEFAULT_ENDPOINT_MS  # VOICE_ENDPOINT_MS, as on the phone
     database_url: str = field(default_factory=default_database_url)  # the form files tickets into the store
+    metrics_host: str = "127.0.0.1"  # METRICS_HOST
+    metrics_port: int | None = None  # WEB_METRICS_PORT: /metrics on its own loopback port (None: not served)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "WebConfig":
@@ -76,6 +89,8 @@ class WebConfig:
             max_voice_calls=settings.web.max_calls,
             endpoint_silence_ms=settings.voice.endpoint_ms,
             database_url=settings.db.url,
+            metrics_host=settings.metrics.host,
+            metrics_port=settings.metrics.web_port,
         )
 
 
@@ -228,6 +243,7 @@ async def chat(request: web.Request) -> web.Response:
     chat_limit, client = request.app[LIMITS_KEY].chat, client_key(request)
     if not chat_limit.hit(client):
         log.warning("chat refused: client %s over %d messages a minute", client, chat_limit.limit)
+        CHAT_RELAY.labels("limited").inc()
         return _too_many(chat_limit.retry_after(client))
     if not isinstance(message, str) or not message.strip():
         return _error(400, "消息不能为空。")
@@ -236,17 +252,27 @@ async def chat(request: web.Request) -> web.Response:
     config = request.app[CONFIG_KEY]
     url = config.rasa_url.rstrip("/") + "/webhooks/rest/webhook"
     payload = {"sender": sender, "message": message.strip(), "metadata": {"channel": "web"}}
+    started = time.perf_counter()
     try:
         # The Rasa token lets Rasa keep the relay's own metadata (channel), which it drops from clients.
         headers = {"Authorization": f"Bearer {config.rasa_token}"} if config.rasa_token else None
         async with request.app[HTTP_KEY].post(url, json=payload, headers=headers) as resp:
+            if resp.status == 503:  # Rasa's chat admission: too many at once (seat.chat_admission)
+                log.warning("chat of %s: the dialogue is busy (503)", sender)
+                CHAT_RELAY.labels("busy").inc()
+                return web.json_response({"error": BUSY}, status=503, dumps=_dumps,
+                                         headers={"Retry-After": resp.headers.get("Retry-After", "10")})
             if resp.status != 200:
                 log.warning("chat of %s: Rasa answered HTTP %s", sender, resp.status)
+                CHAT_RELAY.labels("error").inc()
                 return _error(502, UNREACHABLE)
             replies = await resp.json(content_type=None)
     except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError) as exc:
         log.warning("chat of %s: Rasa at %s unreachable: %s", sender, url, exc or type(exc).__name__)
+        CHAT_RELAY.labels("error").inc()
         return _error(502, UNREACHABLE)
+    CHAT_RELAY.labels("ok").inc()
+    CHAT_RELAY_SECONDS.observe(time.perf_counter() - started)
     messages = [m for m in map(_bot_message, replies if isinstance(replies, list) else []) if m]
     return web.json_response({"messages": messages}, dumps=_dumps)
 
@@ -333,6 +359,22 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
             await rasa.close()
 
 
+async def _metrics_site(app: web.Application) -> AsyncIterator[None]:
+    """`/metrics` on WEB_METRICS_PORT (loopback): never on the page's public port."""
+    config = app[CONFIG_KEY]
+    runner = None
+    if config.metrics_port is not None:
+        try:
+            runner, port = await start_metrics_site(config.metrics_host, config.metrics_port)
+            log.info("metrics on http://%s:%d/metrics", config.metrics_host, port)
+        except OSError as exc:
+            log.error("metrics not served: %s:%s: %s (set WEB_METRICS_PORT)", config.metrics_host,
+                      config.metrics_port, exc)
+    yield
+    if runner is not None:
+        await runner.cleanup()
+
+
 async def _load_model(path: str) -> Any:
     if not path:
         log.warning("talk button disabled: set %s to a Vosk model directory to enable speech", asr.MODEL_ENV)
@@ -378,10 +420,10 @@ def create_app(config: WebConfig | None = None, session_factory: Callable[..., A
         session_factory = CallSession
     app[VOICE_KEY] = BrowserCalls(
         refuse=_refuse_voice, speech_model=lambda: speech_model(app),
-        session_config=lambda: SessionConfig(rasa_url=config.rasa_url, sample_rate=BROWSER_RATE,
+        session_config=lambda: SessionConfig(rasa_url=config.rasa_url, sample_rate=BROWSER_RATE, transport="browser",
                                              endpoint_silence_ms=config.endpoint_silence_ms),
         session_factory=session_factory, rasa=lambda: app[RASA_KEY], max_calls=config.max_voice_calls)
-    app.cleanup_ctx.extend([_http_client, _speech_model])
+    app.cleanup_ctx.extend([_http_client, _speech_model, _metrics_site])
     app.on_shutdown.append(_close_calls)
     app.router.add_get("/", index)
     app.router.add_get("/health", health)

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp_session import get_session
+from prometheus_client import Counter
 
 from ground.health import database_ok, health_answer
 from ground.store import audit, login_throttle
@@ -15,6 +16,10 @@ from admin.common import actor, flash, form, redirect, render
 from admin.keys import ENGINE, run_sync
 from ground.roles import ROLES
 from admin.security import csrf_ok, end_session, public, requires, start_session
+from ground.metrics import aiohttp_metrics
+
+LOGINS = Counter("seat_admin_logins", "Console logins by result: ok, failed (wrong name or password), locked "
+                 "(refused while the name and address are locked out)", ["result"])
 
 
 def _safe_next(target: str | None) -> str:
@@ -42,6 +47,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 @public
+async def metrics(request: web.Request) -> web.Response:
+    """`GET /metrics`: the console's figures (logins, the process); no personal data. The console listens on
+    loopback; deploy/nginx/seat.conf does not pass /metrics through to staff."""
+    return await aiohttp_metrics(request)
+
+
+@public
 async def login_page(request: web.Request) -> web.Response:
     return await render(request, "login.html", next=_safe_next(request.query.get("next")))
 
@@ -56,15 +68,18 @@ async def login(request: web.Request) -> web.Response:
     engine, address = request.app[ENGINE], request.remote
     wait = await run_sync(request.app, login_throttle.blocked_for, engine, name, address)
     if wait:
+        LOGINS.labels("locked").inc()
         minutes = max(1, math.ceil(wait.total_seconds() / 60))
         return await render(request, "login.html", http_status=429, next=_safe_next(data.get("next")),
                             error=f"失败次数过多，请{minutes}分钟后再试")
     user = await run_sync(request.app, users.authenticate, request.app[ENGINE], name, password)
     if user is None:
+        LOGINS.labels("failed").inc()
         await run_sync(request.app, login_throttle.failed, engine, name, address)
         await run_sync(request.app, audit.record, request.app[ENGINE], name[:64] or "-", "login.failed")
         return await render(request, "login.html", http_status=401, next=_safe_next(data.get("next")),
                             error="用户名或密码错误")
+    LOGINS.labels("ok").inc()
     await run_sync(request.app, login_throttle.succeeded, engine, name, address)
     await start_session(request, user.username)
     await run_sync(request.app, audit.record, request.app[ENGINE], user.username, "login")
@@ -130,6 +145,7 @@ async def audit_page(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)

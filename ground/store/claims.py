@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from ground.tables.callbacks import TryOutcome
@@ -45,6 +45,13 @@ def _due(now: datetime):
     free = or_(attempts.c.claimed_by.is_(None), attempts.c.lease_until < now)
     not_waiting = or_(attempts.c.channel != "chat", attempts.c.started_at.is_(None), attempts.c.claimed_by.is_not(None))
     return and_(attempts.c.outcome.is_(None), attempts.c.scheduled_at <= now, free, not_waiting)
+
+
+def due_tries(engine: Engine, now: datetime) -> dict[str, int]:
+    """How many tries a worker could take now, by channel (the callback queue's depth)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(attempts.c.channel, func.count()).where(_due(now)).group_by(attempts.c.channel))
+        return {channel: int(count) for channel, count in rows}
 
 
 def claim_next(engine: Engine, worker: str, now: datetime, policy: SurveyPolicy,

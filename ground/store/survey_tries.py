@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
+from prometheus_client import Counter
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from ground.metrics import label
 from ground.settings import current, opt_out_secret
 from ground.tables.callbacks import SurveyChannel, TryOutcome
 from ground.tables.callbacks import callback_attempts as attempts
@@ -29,6 +31,9 @@ from ground.store.numbering import normalize_phone
 from ground.wechat_window import last_message_at, window_open
 
 log = logging.getLogger(__name__)
+
+TRIES_ENDED = Counter("seat_callback_tries", "Survey tries ended, by channel and outcome (answered, no_answer, "
+                      "busy, failed, refused, wrong_person; tickets not surveyed at all are not tries)", ["channel", "outcome"])
 CHAT_CHANNELS = frozenset({"web"})  # tickets filed in the citizen web chat are surveyed there
 WECHAT_CHANNEL = "wechat"  # surveyed over WeChat while its 48-hour service window is open, else by phone
 
@@ -217,6 +222,7 @@ def finish_attempt(engine: Engine, attempt_id: int, outcome: TryOutcome | str, p
         if done.rowcount != 1:
             return None
         row = conn.execute(select(attempts).where(attempts.c.id == attempt_id)).one()
+        TRIES_ENDED.labels(label(row.channel, [c.value for c in SurveyChannel]), outcome.value).inc()
         if survey_completed(conn, row.ticket_id):
             return None
         tries = conn.execute(select(func.count()).select_from(attempts).where(

@@ -18,7 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from prometheus_client import Counter
+
 from ground.db import session_factory
+from ground.metrics import channel_label, handoff_reason_label, label
 from ground.settings import current, opt_out_secret
 from ground.tables.console import audit_log
 from ground.tables.tickets import (
@@ -56,6 +59,13 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# Observed where they are written (issue 14): each process that writes counts its own (action server, page's
+# form, voice gateway); Prometheus adds them up.
+TICKETS_WRITTEN = Counter("seat_tickets_written", "New tickets written (a retried write of the same request is not "
+                          "counted), by channel and request type", ["channel", "request_type"])
+HANDOFFS = Counter("seat_handoffs", "Handoffs to a person recorded, by reason (asked, not_understood, store_error, "
+                   "dialogue_unavailable, other) and channel", ["reason", "channel"])
 ASSIGN_NOTE = "改派：{old} → {new}"  # shown in the console's ticket history
 REOPEN_NOTE = "reopen requested by the citizen in the satisfaction survey"
 
@@ -186,6 +196,7 @@ class TicketStore:
                 raise
             return existing
         log.info("ticket created: %s", ticket.masked())
+        TICKETS_WRITTEN.labels(channel_label(values.get("channel")), label(values["request_type"], REQUEST_TYPES)).inc()
         return ticket
 
     def _draft_values(self, draft: TicketDraft) -> dict[str, Any]:
@@ -473,5 +484,7 @@ class TicketStore:
         from ground.store.handoffs import open_handoff  # handoffs builds on this module
 
         reason = _required(reason, "reason")
-        return open_handoff(self.engine, conversation_id, reason, collected, channel, call_id=call_id,
-                            now=self._now()).id
+        handoff = open_handoff(self.engine, conversation_id, reason, collected, channel, call_id=call_id,
+                               now=self._now())
+        HANDOFFS.labels(handoff_reason_label(handoff.reason), channel_label(handoff.channel)).inc()
+        return handoff.id
