@@ -85,6 +85,8 @@ def validate_phone(digits: str) -> tuple[str | None, str | None, str | None]:
             return None, None, "service_number"
         return None, None, "too_short_mobile" if len(d) < 11 else "too_long_mobile"
     if d[0] == "0":
+        if len(d) < 3:  # "0", "01": no area code, nothing to read
+            return None, None, "invalid"
         if d.startswith("010"):
             local = d[3:]
             if len(local) == 8 and local[0] in "23456789":

@@ -69,9 +69,13 @@ def _num(s: str) -> int | None:
     return 0 if s == "半" else cn_to_int(s)
 
 
-def _ago(now: datetime, amount: float, unit: str) -> tuple[datetime, str]:
-    """`now` minus an amount of a unit, with the precision that implies (days and longer at 00:00)."""
-    when, precision = _ago_exact(now, amount, unit)
+def _ago(now: datetime, amount: float, unit: str) -> tuple[datetime, str] | None:
+    """`now` minus an amount of a unit, with the precision that implies (days and longer at 00:00);
+    None when that is before year 1 ("9999年前"): not a usable time."""
+    try:
+        when, precision = _ago_exact(now, amount, unit)
+    except OverflowError:
+        return None
     if precision != "minute":
         when = when.replace(hour=0, minute=0, second=0, microsecond=0)
     return when, precision
@@ -119,16 +123,16 @@ def _day_anchor(t: str, now: datetime) -> tuple[datetime, str, bool] | None:
     m = _AGO.search(t)
     if m and m.group(1) != "几":
         amount = _amount(m.group(1), bool(m.group(2)) and m.group(1) != "半")
-        if amount is not None:
-            when, precision = _ago(now, amount, m.group(4))
-            return when, precision, False
+        ago = _ago(now, amount, m.group(4)) if amount is not None else None
+        if ago is not None:
+            return ago + (False,)
     m = _LAST_WEEK.search(t)
     if m:
         monday = now.date() - timedelta(days=now.weekday() + 7)
         if m.group(3):
             day = monday + timedelta(days=_WEEKDAYS[m.group(3)])
             return datetime.combine(day, datetime.min.time(), now.tzinfo), "day", False
-        return _ago(now, 1, "周") + (False,)
+        return _ago(now, 1, "周") + (False,)  # type: ignore[operator]  # one week back always fits
     m = _THIS_WEEK.search(t)
     if m:
         target = _WEEKDAYS[m.group(1) or m.group(2)]
@@ -154,9 +158,9 @@ def _day_anchor(t: str, now: datetime) -> tuple[datetime, str, bool] | None:
         num, unit = g["n1"] or g["n2"], g["u1"] or g["u2"]
         more = any(g[k] for k in ("m1", "m2", "m3", "m4"))
         amount = _amount(num, bool(more) and num != "半")
-        if amount is not None:
-            when, precision = _ago(now, amount, unit)
-            return when, precision, True
+        ago = _ago(now, amount, unit) if amount is not None else None
+        if ago is not None:
+            return ago + (True,)
     if _LAST_MONTH.search(t):
         first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         return (first - timedelta(days=1)).replace(day=1), "month", False
