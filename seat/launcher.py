@@ -84,11 +84,13 @@ class ServiceState:
 
 def _parent_death_signal(parent: int) -> Callable[[], None]:
     """preexec_fn of a child: SIGTERM when the launcher dies (Linux); exit at once if it already died."""
-    libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+    # resolved here, in the parent: the child (between fork and exec) only makes the call
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+    sigterm = int(signal.SIGTERM)
 
     def arm() -> None:
-        if libc is not None:
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, sigterm, 0, 0, 0)
         if os.getppid() != parent:  # the launcher died between fork and prctl
             os._exit(1)
 
