@@ -9,11 +9,12 @@ export PYTHONUNBUFFERED := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help run test install system-deps db train nlu-report core-test clean
+.PHONY: help run test test-faults install system-deps db train nlu-report core-test clean
 
 help:
 	@echo "make run    - install, prepare the database, train if needed, start every service"
 	@echo "make test   - run the whole test suite (PostgreSQL when TEST_DATABASE_URL is set)"
+	@echo "make test-faults - only the fault tests (tests/faults: kill -9 of services and of the launcher)"
 	@echo "make nlu-report / core-test - Rasa evaluation reports into results/"
 
 $(VENV)/bin/python:
@@ -43,6 +44,10 @@ run: install system-deps db
 test: install system-deps
 	$(PY) -m seat train
 	$(PY) -m pytest -ra
+
+test-faults: install system-deps  # only the fault tests (kill -9 of services and of the launcher); `make test` runs them too
+	$(PY) -m seat train
+	$(PY) -m pytest -ra -m faults tests/faults
 
 nlu-report: install
 	$(PY) -m seat train

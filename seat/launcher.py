@@ -84,11 +84,13 @@ class ServiceState:
 
 def _parent_death_signal(parent: int) -> Callable[[], None]:
     """preexec_fn of a child: SIGTERM when the launcher dies (Linux); exit at once if it already died."""
-    libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+    # resolved here, in the parent: the child (between fork and exec) only makes the call
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+    sigterm = int(signal.SIGTERM)
 
     def arm() -> None:
-        if libc is not None:
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, sigterm, 0, 0, 0)
         if os.getppid() != parent:  # the launcher died between fork and prctl
             os._exit(1)
 
@@ -140,6 +142,7 @@ class Launcher:
         self._stopping = asyncio.Event()
         self._guard: asyncio.subprocess.Process | None = None
         self._relays: list[asyncio.Task] = []
+        self._announcers: list[asyncio.Task] = []
         width = max(len(s.name) for s in self.services)
         self._prefix = {
             s.name: (COLOURS[i % len(COLOURS)] if self.colour else "")
@@ -231,6 +234,8 @@ class Launcher:
         )
         self.procs[svc.name] = proc
         self._tell_guard("add", proc.pid)
+        if self._stopping.is_set():  # stopped while it was being started: it goes with the others
+            self._kill_group(proc.pid, signal.SIGTERM)
         self._set(svc.name, pid=proc.pid, started_at=time.monotonic())
         self.say(f"started {svc.name} (pid {proc.pid})")
         assert proc.stdout is not None
@@ -248,11 +253,18 @@ class Launcher:
         """Run `svc`, restarting it when it exits, until the launcher stops or the service is given up."""
         policy = self.policy
         while not self._stopping.is_set():
-            proc = self.procs.get(svc.name) or await self._start(svc)
-            code = await proc.wait()
-            self._kill_group(proc.pid, signal.SIGKILL)  # what it left behind (workers) must not hold its port
-            self._tell_guard("del", proc.pid)
-            self.procs.pop(svc.name, None)
+            proc = self.procs.get(svc.name)
+            if proc is None:
+                try:
+                    proc = await self._start(svc)
+                except OSError as exc:  # e.g. the program vanished: counts as a crash
+                    self.say(f"!!! cannot start {svc.name}: {exc}")
+                    proc = None
+            code = await proc.wait() if proc is not None else None
+            if proc is not None:
+                self._kill_group(proc.pid, signal.SIGKILL)  # what it left behind (workers) must not hold its port
+                self._tell_guard("del", proc.pid)
+                self.procs.pop(svc.name, None)
             state = self.states[svc.name]
             if self._stopping.is_set():
                 self._set(svc.name, state="stopped", last_exit=code, pid=None)
@@ -277,8 +289,14 @@ class Launcher:
                 return
             except asyncio.TimeoutError:
                 pass
-            await self._start(svc)
-            asyncio.create_task(self._announce_back(svc))
+            if self._stopping.is_set():
+                return
+            try:
+                await self._start(svc)
+            except OSError as exc:
+                self.say(f"!!! cannot start {svc.name}: {exc}")
+                continue
+            self._announcers.append(asyncio.create_task(self._announce_back(svc)))
 
     async def _announce_back(self, svc: Service) -> None:
         if await self._wait_ready(svc):
@@ -371,7 +389,7 @@ class Launcher:
             exit_code = exit_code or 1
         self.say("stopping all services ...")
         await self.stop()
-        await asyncio.gather(*supervisors, return_exceptions=True)
+        await asyncio.gather(*supervisors, *self._announcers, return_exceptions=True)
         await asyncio.gather(*self._relays, return_exceptions=True)
         await self._stop_guard()
         self.say("all services stopped")

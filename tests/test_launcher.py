@@ -10,6 +10,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from ground.settings import REPO_ROOT
 
 
@@ -19,16 +21,36 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+_LAUNCHED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_launcher_left():
+    """A launcher of a failed test is stopped anyway (SIGTERM: it stops its services)."""
+    yield
+    while _LAUNCHED:
+        proc = _LAUNCHED.pop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
 def _launch(services: str, supervision: str = "Supervision()") -> subprocess.Popen:
     code = textwrap.dedent(f"""
         import asyncio, sys
         from seat.launcher import Launcher, Service, Supervision
         sys.exit(asyncio.run(Launcher({services}, colour=False, supervision={supervision}).run()))
     """)
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-c", code], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, start_new_session=True,
     )
+    _LAUNCHED.append(proc)
+    return proc
 
 
 def _wait_for(proc: subprocess.Popen, needle: str, timeout: float = 30) -> list[str]:

@@ -20,6 +20,7 @@ from tests.faults.support import LauncherProcess, wait_until
 class FullStack(Stack):
     launcher: LauncherProcess | None = None
     settings: Settings | None = None
+    env: dict | None = None  # the stack's environment (ports, secrets, database)
 
     def health(self, name: str) -> int | None:
         """The HTTP status of service `name`'s health answer, None when it does not answer."""
@@ -69,7 +70,8 @@ def full_stack(scratch_databases, model_path: Path, tmp_path_factory) -> Iterato
         launcher.wait_for("all services are up", 420)
         base = f"http://127.0.0.1:{settings.rasa.port}"
         stack = FullStack(rest_url=f"{base}/webhooks/rest/webhook", api_url=base, token=env["RASA_AUTH_TOKEN"],
-                          database_url=database_url, log=launcher.log, launcher=launcher, settings=settings)
+                          database_url=database_url, log=launcher.log, launcher=launcher, settings=settings,
+                          env=env)
         stack.all_up()
         yield stack
     finally:

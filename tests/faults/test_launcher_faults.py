@@ -82,6 +82,10 @@ def test_a_one_megabyte_line_is_cut_and_the_child_keeps_running(tmp_path):
         launcher.stop()
 
 
+CRASH_WHEN_TOLD = ("import os, time\nwhile not os.path.exists({flag!r}):\n    time.sleep(0.1)\n"
+                   "raise SystemExit(3)")
+
+
 def _seat_status(state) -> tuple[int, str]:
     import subprocess
 
@@ -96,7 +100,7 @@ def test_seat_status_shows_a_given_up_service_as_failed_and_the_rest_up(tmp_path
     port = free_port()
     services = [Service("web", [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
                         ready_url=f"http://127.0.0.1:{port}/"),
-                Service("crasher", [sys.executable, "-c", "import time; time.sleep(4); raise SystemExit(3)"])]
+                Service("crasher", [sys.executable, "-c", CRASH_WHEN_TOLD.format(flag=str(tmp_path / "crash"))])]
     launcher = LauncherProcess(services, tmp_path / "state.json", tmp_path / "out.log",
                                supervision={"backoff_first_s": 0.1, "crash_limit": 3})
     try:
@@ -105,7 +109,9 @@ def test_seat_status_shows_a_given_up_service_as_failed_and_the_rest_up(tmp_path
         assert code == 0, out
         rows = {line.split()[0]: line.split() for line in out.splitlines()[1:-1]}
         assert rows["web"][1:4] == [str(port), "up", str(launcher.pid("web"))]
+        assert rows["crasher"][1:3] == ["up", str(launcher.pid("crasher"))]  # no health URL: its live pid
         assert f"launcher: running (pid {launcher.proc.pid})" in out
+        (tmp_path / "crash").touch()  # from now on it crashes at once, each time it is started
         launcher.wait_for("giving up on it", 60)
         code, out = _seat_status(launcher.state)
         assert code == 1, out

@@ -105,3 +105,22 @@ async def test_kill_9_of_the_voice_gateway_during_a_call(full_stack):
     second = await _greeted(port)  # the next call works
     await second.hangup()
     assert _ticket_count(stack) == tickets_before
+
+
+def test_seat_status_of_the_running_stack(full_stack):
+    import subprocess
+    import sys
+
+    from ground.settings import REPO_ROOT
+
+    full_stack.all_up()
+    result = subprocess.run([sys.executable, "-m", "seat", "status", "--state", str(full_stack.launcher.state)],
+                            cwd=REPO_ROOT, env={**os.environ, **full_stack.env}, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:-1]}
+    services = full_stack.launcher.services()
+    assert set(rows) == {"actions", "rasa", "voice", "web", "admin", "callbacks"}
+    for name, row in rows.items():
+        assert row[2:4] == ["up", str(services[name]["pid"])], result.stdout
+    assert rows["callbacks"][1] == full_stack.env["CALLBACKS_HEALTH_PORT"]
