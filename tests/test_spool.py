@@ -166,3 +166,14 @@ async def test_the_drainer_task_writes_items_when_the_database_comes_back(tmp_pa
     stop.set()
     await task
     assert spool.pending() == [] and count(ticket_store.engine, tickets_table) == 1
+
+
+def test_spool_settings_are_read_and_checked(tmp_path):
+    from ground.settings import RUN_DIR, Settings
+
+    assert Settings.from_env({}).db.spool_dir == RUN_DIR / "spool"
+    settings = Settings.from_env({"SEAT_SPOOL_DIR": str(tmp_path / "s"), "SPOOL_DRAIN_SECONDS": "0.5"})
+    assert (settings.db.spool_dir, settings.db.spool_drain_s) == (tmp_path / "s", 0.5)
+    for bad in ("soon", "0"):
+        with pytest.raises(ValueError, match="SPOOL_DRAIN_SECONDS"):
+            Settings.from_env({"SPOOL_DRAIN_SECONDS": bad})

@@ -124,8 +124,17 @@ class Spool:
         """The spooled items, oldest first (rejected ones and unfinished temporary files excluded)."""
         if not self.dir.is_dir():
             return []
-        items = [p for p in self.dir.iterdir() if p.suffix == SUFFIX and not p.name.startswith(".") and p.is_file()]
-        return sorted(items, key=lambda p: (p.stat().st_mtime, p.name))
+        items = []
+        for p in self.dir.iterdir():
+            if p.suffix != SUFFIX or p.name.startswith("."):
+                continue
+            try:
+                stat = p.stat()  # another drainer may have just deleted it
+            except FileNotFoundError:
+                continue
+            if p.is_file():
+                items.append((stat.st_mtime, p.name, p))
+        return [p for _, _, p in sorted(items)]
 
     def rejected(self) -> list[Path]:
         folder = self.dir / REJECTED
@@ -149,7 +158,7 @@ class Spool:
                         self._reject(path, exc)
                         rejected += 1
                         continue
-                    path.unlink()
+                    path.unlink(missing_ok=True)
                     self._sync_dir()
                     written += 1
             except _Unreadable as exc:

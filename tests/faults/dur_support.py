@@ -185,3 +185,51 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+
+def recording_worker_main() -> None:
+    """A callback worker process running the service's loop (`CallbackWorker.run`), whose dialer writes each call's
+    start and end to PHONE_LOG (the citizen's phone, seen from outside). HANG=1: its calls never end (the test kills
+    it mid-call); else the callee answers the survey at once. Stops on SIGTERM."""
+    import asyncio
+    import signal as _signal
+    import sys
+
+    from callbacks.dialers import CallResult
+    from callbacks.worker import CallbackWorker
+    from ground.db import create_engine
+    from ground.settings import Settings
+    from ground.store.surveys import complete
+    from ground.tables.tickets import utcnow
+
+    settings = Settings.from_env()
+    engine = create_engine(settings.db.url)
+    name, hang, log = os.environ["WORKER_ID"], os.environ.get("HANG") == "1", Path(os.environ["PHONE_LOG"])
+
+    def phone(event: str, request) -> None:
+        with log.open("a") as f:
+            f.write(f"{time.time():.3f} {name} {event} {request.attempt_id} {request.ticket_no}\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    class RecordingDialer:
+        async def call(self, request) -> CallResult:
+            phone("ring", request)
+            try:
+                if hang:
+                    await asyncio.Event().wait()
+                await asyncio.to_thread(complete, engine, request.attempt_id, {
+                    "survey_contacted": True, "survey_resolved": True, "survey_satisfaction": "satisfied"}, utcnow())
+                return CallResult("answered")
+            finally:
+                phone("hangup", request)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(_signal.SIGTERM, stop.set)
+        worker = CallbackWorker(engine, RecordingDialer(), settings.callbacks.policy, worker_id=name)
+        print("ready", flush=True)
+        await worker.run(stop, idle_s=0.2, schedule_every_s=1.0)
+
+    asyncio.run(main())
+    sys.exit(0)

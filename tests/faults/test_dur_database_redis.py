@@ -3,6 +3,7 @@ module starts itself (never the machine's own): conversations go on where they w
 database is down is kept and written exactly once when it is back, each completed conversation has one ticket."""
 from __future__ import annotations
 
+import json
 import time
 import urllib.error
 import uuid
@@ -99,7 +100,7 @@ def test_a_ticket_confirmed_while_the_database_is_down_is_written_once_when_it_i
     engine = create_engine(stack.database_url)
     try:
         with engine.connect() as conn:
-            texts = [r[0] for r in conn.execute(text(
+            texts = [json.loads(r[0]).get("text") or "" for r in conn.execute(text(
                 "SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' ORDER BY id"), {"s": sender})]
     finally:
         engine.dispose()
