@@ -159,6 +159,7 @@ class HandoffSettings:
 
     hours: ServiceHours = field(default_factory=ServiceHours)  # HANDOFF_HOURS, e.g. "08:00-20:00" (local time)
     require_online: bool = False  # HANDOFF_REQUIRE_ONLINE=1: no operator's workspace open = nobody on duty
+    abandon_after: timedelta = timedelta(minutes=30)  # HANDOFF_ABANDON_MINUTES: a silent chat wait is given up
 
 
 @dataclass(frozen=True)
@@ -435,7 +436,8 @@ class Settings:
             handoff=HandoffSettings(
                 hours=ServiceHours.parse(env.get("HANDOFF_HOURS") or "00:00-24:00",
                                          env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE)),
-                require_online=env.get("HANDOFF_REQUIRE_ONLINE", "0") == "1"),
+                require_online=env.get("HANDOFF_REQUIRE_ONLINE", "0") == "1",
+                abandon_after=_minutes(env, "HANDOFF_ABANDON_MINUTES", timedelta(minutes=30))),
             timezone=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
             load=_load(env),
             metrics=_metrics(env),

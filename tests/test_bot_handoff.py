@@ -202,7 +202,14 @@ async def test_a_wait_closed_elsewhere_is_forgotten(store) -> None:
     d = CollectingDispatcher()
     events = await ActionHandoffWait().run(d, tracker({"handoff_id": str(h.id)}, "在吗", "greet", sender="conv-x"),
                                            DOMAIN)
-    assert texts_of(d) == [texts.ENDED] and slot_events(events)["handoff_id"] is None
+    assert texts_of(d) == [texts.GAVE_UP] and slot_events(events)["handoff_id"] is None
+    handoffs.open_handoff(engine, "conv-y", "citizen asked for a human agent", {}, "web")
+    closed = handoffs.open_for(engine, "conv-y")
+    handoffs.claim(engine, closed.id, "op1", datetime.now(timezone.utc))
+    handoffs.close(engine, closed.id, "op1", "resolved", datetime.now(timezone.utc))
+    d = CollectingDispatcher()
+    await ActionHandoffWait().run(d, tracker({"handoff_id": str(closed.id)}, "在吗", "greet", sender="conv-y"), DOMAIN)
+    assert texts_of(d) == [texts.ENDED]
 
 
 async def test_two_misunderstandings_hand_over_into_the_queue(store) -> None:
@@ -265,3 +272,20 @@ async def test_phone_handoff_names_the_handoff_for_the_dialplan(store) -> None:
     assert payload["end_call"] == "handoff" and payload["handoff_id"] == int(slot_events(events)["handoff_id"])
     assert handoffs.by_call(engine, "call-1").id == payload["handoff_id"]
     assert d.messages[0]["response"] == "utter_handoff"
+
+
+def test_guard_component_makes_a_request_for_a_person_human_handoff() -> None:
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu.handoff_words import HandoffIntentGuard
+
+    def run(text: str, intent: str) -> str:
+        msg = Message(data={"text": text, "intent": {"name": intent, "confidence": 0.6},
+                            "intent_ranking": [{"name": intent, "confidence": 0.6}]})
+        HandoffIntentGuard().process([msg])
+        return msg.get("intent")["name"]
+
+    assert run("找客服", "inform") == "human_handoff"
+    assert run("我要跟人说", "complain") == "human_handoff"
+    assert run("房屋物业", "inform") == "inform"
+    assert run("人工", "emergency") == "emergency"  # danger wins
