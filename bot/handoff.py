@@ -38,6 +38,7 @@ def waiting_ack(position: int, wait_s: int) -> str:
 
 CANCELLED = "好的，已为您取消转人工。需要的话，我可以帮您登记工单，请直接说您要反映的问题。"
 ENDED = "人工服务已结束。还有其他需要帮您的吗？"
+GAVE_UP = "由于较长时间没有收到您的消息，本次排队已结束。如还需要人工服务，请再说“转人工”。"
 
 
 def after_hours(hours: str, missing: tuple[str, ...]) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import aiohttp
 
-from ground.end_call import END_CALL, REASON
+from ground.end_call import END_CALL, HANDOFF_ID, REASON
 from ground.settings import current, rasa_auth_token
 
 log = logging.getLogger("voice.rasa")
@@ -30,13 +30,14 @@ class Reply:
     texts: list[str] = field(default_factory=list)
     end_call: Optional[str] = None  # an EndCall value ("handoff" | "goodbye") or None
     reason: str = ""
+    handoff_id: Optional[int] = None  # a handoff's queued handoff (ground.end_call.HANDOFF_ID)
     raw: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
 def parse_reply(messages: list[dict[str, Any]]) -> Reply:
     """Texts in order, and the first end-of-call marker among the custom payloads."""
     texts: list[str] = []
-    end_call, reason = None, ""
+    end_call, reason, handoff_id = None, "", None
     for message in messages or []:
         text = (message.get("text") or "").strip()
         if text:
@@ -44,7 +45,11 @@ def parse_reply(messages: list[dict[str, Any]]) -> Reply:
         custom = message.get("custom")
         if isinstance(custom, dict) and custom.get(END_CALL) and end_call is None:
             end_call, reason = str(custom[END_CALL]), str(custom.get(REASON) or "")
-    return Reply(texts=texts, end_call=end_call, reason=reason, raw=list(messages or []))
+            try:
+                handoff_id = int(custom[HANDOFF_ID]) if custom.get(HANDOFF_ID) is not None else None
+            except (TypeError, ValueError):
+                handoff_id = None
+    return Reply(texts=texts, end_call=end_call, reason=reason, handoff_id=handoff_id, raw=list(messages or []))
 
 
 class RasaClient:

@@ -121,7 +121,6 @@ class AdminSettings:
     secret: bytes | None = None  # ADMIN_SECRET
     secure_cookie: bool = False  # ADMIN_SECURE_COOKIE
     operator_gone_s: float = 20.0  # HANDOFF_OPERATOR_GONE_S: a workspace silent this long gives its chats back
-    abandon_after: timedelta = timedelta(minutes=30)  # HANDOFF_ABANDON_MINUTES: a wait this old is abandoned
 
 
 @dataclass(frozen=True)
@@ -156,6 +155,7 @@ class HandoffSettings:
 
     hours: ServiceHours = field(default_factory=ServiceHours)  # HANDOFF_HOURS, e.g. "08:00-20:00" (local time)
     require_online: bool = False  # HANDOFF_REQUIRE_ONLINE=1: no operator's workspace open = nobody on duty
+    abandon_after: timedelta = timedelta(minutes=30)  # HANDOFF_ABANDON_MINUTES: a silent chat wait is given up
 
 
 @dataclass(frozen=True)
@@ -395,7 +395,8 @@ class Settings:
             handoff=HandoffSettings(
                 hours=ServiceHours.parse(env.get("HANDOFF_HOURS") or "00:00-24:00",
                                          env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE)),
-                require_online=env.get("HANDOFF_REQUIRE_ONLINE", "0") == "1"),
+                require_online=env.get("HANDOFF_REQUIRE_ONLINE", "0") == "1",
+                abandon_after=_minutes(env, "HANDOFF_ABANDON_MINUTES", timedelta(minutes=30))),
             timezone=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
         )
 
@@ -455,7 +456,6 @@ def _admin(env: Mapping[str, str], rasa: RasaSettings) -> AdminSettings:
         secret=secret.encode() if secret else None,
         secure_cookie=env.get("ADMIN_SECURE_COOKIE", "0") == "1",
         operator_gone_s=_positive(env, "HANDOFF_OPERATOR_GONE_S", 20.0),
-        abandon_after=timedelta(minutes=_positive(env, "HANDOFF_ABANDON_MINUTES", 30.0)),
     )
 
 

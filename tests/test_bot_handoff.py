@@ -202,7 +202,14 @@ async def test_a_wait_closed_elsewhere_is_forgotten(store) -> None:
     d = CollectingDispatcher()
     events = await ActionHandoffWait().run(d, tracker({"handoff_id": str(h.id)}, "在吗", "greet", sender="conv-x"),
                                            DOMAIN)
-    assert texts_of(d) == [texts.ENDED] and slot_events(events)["handoff_id"] is None
+    assert texts_of(d) == [texts.GAVE_UP] and slot_events(events)["handoff_id"] is None
+    handoffs.open_handoff(engine, "conv-y", "citizen asked for a human agent", {}, "web")
+    closed = handoffs.open_for(engine, "conv-y")
+    handoffs.claim(engine, closed.id, "op1", datetime.now(timezone.utc))
+    handoffs.close(engine, closed.id, "op1", "resolved", datetime.now(timezone.utc))
+    d = CollectingDispatcher()
+    await ActionHandoffWait().run(d, tracker({"handoff_id": str(closed.id)}, "在吗", "greet", sender="conv-y"), DOMAIN)
+    assert texts_of(d) == [texts.ENDED]
 
 
 async def test_two_misunderstandings_hand_over_into_the_queue(store) -> None:

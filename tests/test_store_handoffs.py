@@ -186,7 +186,9 @@ def test_cancel_and_abandon(clean_db: Engine) -> None:
     handoffs.claim(clean_db, claimed.id, "op1", at(1))
     assert handoffs.cancel(clean_db, "w3", at(2)) is None  # a person is already talking to them
     assert handoffs.mark_abandoned(clean_db, timedelta(minutes=30), at(35)) == 0
-    assert handoffs.mark_abandoned(clean_db, timedelta(minutes=30), at(41)) == 1
+    handoffs.touch(clean_db, b.id, at(20))  # the citizen wrote while waiting: still there
+    assert handoffs.mark_abandoned(clean_db, timedelta(minutes=30), at(41)) == 0
+    assert handoffs.mark_abandoned(clean_db, timedelta(minutes=30), at(51)) == 1
     assert handoffs.get(clean_db, b.id).status == "abandoned"
     assert handoffs.get(clean_db, claimed.id).status == "claimed"
 

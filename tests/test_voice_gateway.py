@@ -24,7 +24,7 @@ from ground.rasa_client import Reply, parse_reply
 from ground.settings import Settings
 from tests.voice_session_support import Clock, RecordingDialogue, until
 
-HANDOFF = parse_reply([{"text": "好的，正在为您转接人工客服。"}, {"custom": {"end_call": "handoff", "reason": "citizen asked"}}])
+HANDOFF = parse_reply([{"text": "好的，正在为您转接人工客服。"}, {"custom": {"end_call": "handoff", "reason": "citizen asked", "handoff_id": 41}}])
 
 
 def script(text: str) -> Reply:
@@ -46,8 +46,9 @@ class Handoffs:
     def __init__(self) -> None:
         self.recorded: list[tuple[str, str]] = []
 
-    async def __call__(self, call_id: str, reason: str) -> None:
+    async def __call__(self, call_id: str, reason: str) -> int:
         self.recorded.append((call_id, reason))
+        return 7  # the queued handoff's id
 
 
 @pytest.fixture
@@ -136,6 +137,9 @@ async def test_handoff_announces_hangs_up_and_tells_the_dialplan(gateway):
     status, body = await control(gw, "GET", f"/calls/{p.uuid}")
     assert json.loads(body)["outcome"] == "handoff" and json.loads(body)["handoff_reason"] == "citizen asked"
     assert (await control(gw, "GET", f"/calls/{p.uuid}/outcome"))[1] == "handoff"
+    # the bot's payload named its queued handoff: the dialplan sets HANDOFF_ID from it before Queue()
+    assert json.loads(body)["handoff_id"] == 41
+    assert (await control(gw, "GET", f"/calls/{p.uuid}/handoff"))[1] == "41"
     assert gw.record_handoff.recorded == []  # the bot records its own handoffs
 
 
@@ -146,6 +150,7 @@ async def test_dialogue_down_hands_over_and_records_the_handoff(gateway):
         assert p.hangup_frame and len(p.bot_pcm) > 8000  # the apology was spoken first
     assert gw.record_handoff.recorded == [(str(p.uuid), "dialogue unavailable")]
     assert (await control(gw, "GET", f"/calls/{p.uuid}/outcome"))[1] == "handoff"
+    assert (await control(gw, "GET", f"/calls/{p.uuid}/handoff"))[1] == "7"
 
 
 async def test_silence_reprompts_then_hangs_up_politely(gateway):

@@ -7,9 +7,10 @@ survey) is registered by UUID before the dialplan runs ``AudioSocket(uuid,host:9
     POST /calls/{uuid}           JSON {"caller": "139...", "context": {...}}
                                  or form fields caller=...&k=v (Asterisk's CURL(url,data) posts a form;
                                  fields other than caller become the context)
-    GET  /calls/{uuid}           JSON {"state", "outcome", "handoff_reason", "caller" (masked)}
+    GET  /calls/{uuid}           JSON {"state", "outcome", "handoff_reason", "handoff_id", "caller" (masked)}
     GET  /calls/{uuid}/outcome   plain text for the dialplan: handoff | bot_hangup | silence |
                                  caller_hangup | error | active | unknown
+    GET  /calls/{uuid}/handoff   plain text for the dialplan's HANDOFF_ID: the queued handoff's id, or empty
     GET  /health                 "ok"
 
 Every ``/calls`` request needs the control secret (VOICE_CONTROL_TOKEN) in the ``X-Seat-Voice-Token`` header
@@ -49,6 +50,7 @@ class CallRecord:
     state: str = "registered"  # registered | active | ended
     outcome: Optional[str] = None  # the session's end reason
     handoff_reason: Optional[str] = None
+    handoff_id: Optional[int] = None  # the queued handoff: the dialplan sets HANDOFF_ID from it
     updated: float = 0.0
 
 
@@ -140,7 +142,7 @@ async def call_status(request: web.Request) -> web.Response:
     if record is None:
         raise web.HTTPNotFound(text="unknown call\n")
     return web.json_response({"state": record.state, "outcome": record.outcome,
-                              "handoff_reason": record.handoff_reason,
+                              "handoff_reason": record.handoff_reason, "handoff_id": record.handoff_id,
                               "caller": mask_phone(record.caller) if record.caller else None})
 
 
@@ -149,6 +151,12 @@ async def call_outcome(request: web.Request) -> web.Response:
     if record is None:
         return web.Response(text="unknown")
     return web.Response(text=record.outcome or ("active" if record.state == "active" else "unknown"))
+
+
+async def call_handoff(request: web.Request) -> web.Response:
+    """Plain text for the dialplan's HANDOFF_ID: the id of the call's queued handoff, or empty."""
+    record = request.app[REGISTRY_KEY].get(_call_id(request))
+    return web.Response(text=str(record.handoff_id) if record is not None and record.handoff_id else "")
 
 
 async def health(_: web.Request) -> web.Response:
@@ -165,5 +173,6 @@ def make_app(registry: CallRegistry, token: str) -> web.Application:
     app.router.add_post("/calls/{uuid}", register_call)
     app.router.add_get("/calls/{uuid}", call_status)
     app.router.add_get("/calls/{uuid}/outcome", call_outcome)
+    app.router.add_get("/calls/{uuid}/handoff", call_handoff)
     app.router.add_get("/health", health)
     return app

@@ -6,7 +6,7 @@ All events are frozen dataclasses; the transport receives them through the sessi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Optional, Union
 
 END_REASONS = ("caller_hangup", "bot_hangup", "silence", "handoff", "error")
 
@@ -53,6 +53,7 @@ class StopPlayback:
 class Handoff:
     """The bot's part ends: a person takes over (the transport transfers or hangs up to the dialplan)."""
     reason: str
+    handoff_id: Optional[int] = None  # the queued handoff (ground.store.handoffs), when the bot opened one
 
 
 @dataclass(frozen=True)

@@ -111,23 +111,25 @@ def load_asr_model(vosk_model: str = "") -> "vosk.Model | None":
     return asr.load_model(fallback)
 
 
-def _handoff_recorder(database_url: Optional[str]) -> Callable[[str, str], Awaitable[None]]:
-    """Records a handoff the gateway decided (the bot records its own) in the handoffs table."""
+def _handoff_recorder(database_url: Optional[str]) -> Callable[[str, str], Awaitable[Optional[int]]]:
+    """Queues a handoff the gateway decided (the bot queues its own) in the handoffs table, with the call id;
+    returns its id (None when it could not)."""
     store: list[Any] = []
 
-    def record(call_id: str, reason: str) -> None:
+    def record(call_id: str, reason: str) -> int:
         if not store:
             store.append(TicketStore(create_engine(database_url)))  # type: ignore[arg-type]
-        store[0].record_handoff(call_id, reason, {}, "voice")
+        return store[0].record_handoff(call_id, reason, {}, "voice", call_id=call_id)
 
-    async def run(call_id: str, reason: str) -> None:
+    async def run(call_id: str, reason: str) -> Optional[int]:
         if not database_url:
             log.warning("call %s: handoff (%s) not recorded: DATABASE_URL is not set", call_id, reason)
-            return
+            return None
         try:
-            await asyncio.get_running_loop().run_in_executor(None, record, call_id, reason)
+            return await asyncio.get_running_loop().run_in_executor(None, record, call_id, reason)
         except Exception:
             log.exception("call %s: could not record the handoff", call_id)
+            return None
 
     return run
 
@@ -138,7 +140,7 @@ class VoiceGateway:
     def __init__(self, config: GatewayConfig, *, model: "vosk.Model | None" = None,
                  registry: CallRegistry | None = None, clock: Callable[[], float] = time.monotonic,
                  tts: Callable[[str, int], Awaitable[bytes]] | None = None,
-                 record_handoff: Callable[[str, str], Awaitable[None]] | None = None,
+                 record_handoff: Callable[[str, str], Awaitable[Optional[int]]] | None = None,
                  rasa: RasaClient | None = None) -> None:
         self.config, self.model, self.clock, self.tts = config, model, clock, tts
         self.registry = registry or CallRegistry()
@@ -363,9 +365,11 @@ class VoiceGateway:
                     audio_out.get_nowait()
                 call.stop_audio()
             elif isinstance(event, Handoff):
-                self.registry.upsert(call_id, handoff_reason=event.reason)
+                self.registry.upsert(call_id, handoff_reason=event.reason, handoff_id=event.handoff_id)
                 if event.reason == "dialogue unavailable":  # the bot records its own handoffs
-                    await self.record_handoff(call_id, event.reason)
+                    handoff_id = await self.record_handoff(call_id, event.reason)
+                    if isinstance(handoff_id, int):
+                        self.registry.upsert(call_id, handoff_id=handoff_id)
             elif isinstance(event, SessionEnded) and event.reason != "caller_hangup":
                 self.registry.upsert(call_id, outcome=event.reason)
                 asyncio.ensure_future(call.hangup())  # ends the read loop: EOF follows

@@ -398,7 +398,7 @@ class CallSession:
                 texts = [t for t in texts if t]
             await self._speak(texts)
             if reply.end_call == EndCall.HANDOFF:
-                await self._end("handoff", Handoff(reply.reason or "handoff"))
+                await self._end("handoff", Handoff(reply.reason or "handoff", reply.handoff_id))
             elif reply.end_call:
                 await self._end("bot_hangup")
         if not self._pending_audio and not self._ending:

@@ -35,7 +35,10 @@ def on_duty(engine: Any, now: datetime) -> bool:
     return not settings.require_online or handoffs.operators_online(engine, now) > 0
 
 
-def _place(engine: Any, handoff_id: int, now: datetime) -> tuple[int, int]:
+def place_in_queue(engine: Any, handoff_id: int, now: datetime) -> tuple[int, int]:
+    """(waits before it, estimated wait in s), after giving up the waits whose citizen went silent."""
+    handoffs.touch(engine, handoff_id, now)
+    handoffs.mark_abandoned(engine, current().handoff.abandon_after, now)
     return handoffs.queue_position(engine, handoff_id), handoffs.estimated_wait_s(engine, handoff_id, now)
 
 
@@ -75,7 +78,7 @@ async def hand_over(
         dispatcher.utter_message(json_message={**end_call_payload(EndCall.HANDOFF, reason),
                                                HANDOFF_ID: handoff.id})
         return events
-    position, wait_s = await runtime.in_thread(_place, engine, handoff.id, now)
+    position, wait_s = await runtime.in_thread(place_in_queue, engine, handoff.id, now)
     dispatcher.utter_message(text=texts.waiting_message(position, wait_s))
     return events
 

@@ -15,7 +15,7 @@ from rasa_sdk.types import DomainDict
 from bot import handoff as texts
 from bot import runtime
 from bot.actions.common import channel_of, current_slots, latest_intent, reset_everything
-from bot.actions.escalation import on_duty
+from bot.actions.escalation import on_duty, place_in_queue
 from bot.actions.submit import draft_from_slots
 from bot.intake import _categorise
 from ground.settings import current
@@ -97,7 +97,8 @@ class ActionHandoffWait(Action):
         except (TypeError, ValueError):
             handoff = None
         if handoff is None or not handoff.is_open or (handoff.status == "waiting" and not handoff.live):
-            dispatcher.utter_message(text=texts.ENDED)
+            gone = handoff is not None and handoff.status == "abandoned"
+            dispatcher.utter_message(text=texts.GAVE_UP if gone else texts.ENDED)
             return _end_wait()
         if handoff.status == "claimed":
             return []  # an operator has it (the conversation is being paused): the operator answers
@@ -122,7 +123,6 @@ class ActionHandoffWait(Action):
                 return [SlotSet(k, v) for k, v in turn.changes.items()]
             await _file_callback(dispatcher, tracker, handoff, merged)
             return _end_wait()
-        position = await runtime.in_thread(handoffs.queue_position, engine, handoff.id)
-        wait_s = await runtime.in_thread(handoffs.estimated_wait_s, engine, handoff.id, now)
+        position, wait_s = await runtime.in_thread(place_in_queue, engine, handoff.id, now)
         dispatcher.utter_message(text=texts.waiting_ack(position, wait_s))
         return []

@@ -323,11 +323,18 @@ def cancel(engine: Engine, conversation_id: str, now: datetime) -> Optional[Hand
     return cancelled
 
 
+def touch(engine: Engine, handoff_id: int, now: datetime) -> None:
+    """The waiting citizen said something: still there (``updated_at``, which :func:`mark_abandoned` reads)."""
+    with engine.begin() as conn:
+        conn.execute(update(handoffs).where(handoffs.c.id == int(handoff_id), _LIVE).values(updated_at=_utc(now)))
+
+
 def mark_abandoned(engine: Engine, older_than: timedelta, now: datetime) -> int:
-    """Live waits opened more than `older_than` ago: the citizen is gone. Returns how many."""
+    """Live waits with no sign of the citizen (opened, or their last message while waiting, see :func:`touch`)
+    for more than `older_than`: the citizen is gone. Returns how many."""
     now = _utc(now)
     with engine.begin() as conn:
-        done = conn.execute(update(handoffs).where(_LIVE, handoffs.c.created_at < now - older_than)
+        done = conn.execute(update(handoffs).where(_LIVE, handoffs.c.updated_at < now - older_than)
                             .values(status="abandoned", outcome="abandoned", closed_at=now, updated_at=now))
     if done.rowcount:
         log.info("%d waiting handoffs abandoned", done.rowcount)
@@ -482,5 +489,5 @@ __all__ = [
     "CLOSING_OUTCOMES", "DEFAULT_HANDLING_S", "HANDOFF_OUTCOMES", "Handoff", "HandoffError", "HandoffStats",
     "by_call", "cancel", "claim", "close", "estimated_wait_s", "get", "list_open", "mark_abandoned",
     "mark_callback", "mean_handling_s", "open_for", "open_handoff", "operator_seen", "operators_online",
-    "percentile", "queue_position", "release", "stats",
+    "percentile", "queue_position", "release", "stats", "touch",
 ]

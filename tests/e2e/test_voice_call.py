@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from ground.db import create_engine
+from ground.store import handoffs
 from ground.tables.tickets import handoffs as handoffs_table
 from voice import asr
 from voice.recognizers import busy_recognizers
@@ -153,6 +154,22 @@ async def test_asking_for_a_person_records_a_handoff_and_ends_the_bots_part(stac
     try:
         with engine.connect() as conn:
             rows = conn.execute(select(handoffs_table).where(handoffs_table.c.conversation_id == str(call))).all()
+        queued = handoffs.by_call(engine, str(call))  # what the operator's screen pops for this call
     finally:
         engine.dispose()
     assert len(rows) == 1 and rows[0]._mapping["channel"] == "voice"
+    # the dialplan reads the outcome, then HANDOFF_ID, and continues to Queue(): it names the queued handoff
+    status, outcome = await control_get(voice, f"/calls/{call}/outcome")
+    assert (status, outcome) == (200, "handoff")
+    status, handoff_id = await control_get(voice, f"/calls/{call}/handoff")
+    assert queued is not None and handoff_id == str(queued.id) == str(rows[0]._mapping["id"])
+    assert queued.status == "waiting" and queued.call_id == str(call) and queued.channel == "voice"
+
+
+async def control_get(gw: VoiceGateway, path: str) -> tuple[int, str]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{gw.control_port}{path}",
+                            headers={"X-Seat-Voice-Token": gw.config.control_token}) as resp:
+            return resp.status, await resp.text()
