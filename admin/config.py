@@ -35,7 +35,7 @@ class AdminConfig:
     push_url: str | None = None  # WEB_PUSH_URL: the citizen page's push (operator workspace); None: no pushes
     push_token: str | None = None  # WEB_PUSH_TOKEN (None: .run/push_token, as the page reads it)
     operator_gone_s: float = 20.0  # HANDOFF_OPERATOR_GONE_S: a workspace silent this long gives its chats back
-    abandon_after: timedelta = timedelta(minutes=30)  # HANDOFF_ABANDON_MINUTES: older live waits are abandoned
+    abandon_after: timedelta = timedelta(minutes=30)  # HANDOFF_ABANDON_MINUTES (settings.handoff): silent waits given up
     workspace_poll_s: float = 1.0  # the workspace's live stream: queue and claimed chats polled this often
 
     @classmethod
@@ -55,7 +55,7 @@ class AdminConfig:
             secure_cookie=admin.secure_cookie,
             push_url=settings.callbacks.web_push_url,
             operator_gone_s=admin.operator_gone_s,
-            abandon_after=admin.abandon_after,
+            abandon_after=settings.handoff.abandon_after,
         )
 
     def cookie_key(self) -> bytes:

@@ -123,7 +123,6 @@ class AdminSettings:
     secret: bytes | None = None  # ADMIN_SECRET
     secure_cookie: bool = False  # ADMIN_SECURE_COOKIE
     operator_gone_s: float = 20.0  # HANDOFF_OPERATOR_GONE_S: a workspace silent this long gives its chats back
-    abandon_after: timedelta = timedelta(minutes=30)  # HANDOFF_ABANDON_MINUTES: a wait this old is abandoned
 
 
 @dataclass(frozen=True)
@@ -499,7 +498,6 @@ def _admin(env: Mapping[str, str], rasa: RasaSettings) -> AdminSettings:
         secret=secret.encode() if secret else None,
         secure_cookie=env.get("ADMIN_SECURE_COOKIE", "0") == "1",
         operator_gone_s=_positive(env, "HANDOFF_OPERATOR_GONE_S", 20.0),
-        abandon_after=timedelta(minutes=_positive(env, "HANDOFF_ABANDON_MINUTES", 30.0)),
     )
 
 

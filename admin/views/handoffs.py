@@ -191,7 +191,10 @@ async def release(request: web.Request) -> web.Response:
     refused = _mine(request, handoff)
     if refused is not None:
         return refused
-    released = await leave(request.app, handoff, actor(request))
+    try:
+        released = await leave(request.app, handoff, actor(request))
+    except store.HandoffError:
+        return _error(409, "这个会话已不在您手上，请刷新队列")
     return _json(hv.view(released, role(request), _now()))
 
 
@@ -232,8 +235,12 @@ async def file_ticket(request: web.Request) -> web.Response:
         assigned_unit=suggest_unit(clean.category, clean.request_type, clean.district, clean.street),
     )
     ticket = await run_sync(request.app, TicketStore(engine).create_ticket, draft, operator)
-    closed = await run_sync(request.app, lambda: store.close(engine, handoff.id, operator, "ticket", _now(),
-                                                             ticket_no=ticket.ticket_no))
+    try:
+        closed = await run_sync(request.app, lambda: store.close(engine, handoff.id, operator, "ticket", _now(),
+                                                                 ticket_no=ticket.ticket_no))
+    except store.HandoffError:  # released meanwhile (page gone too long): the ticket stands, the queue keeps it
+        log.warning("handoff %s changed while its ticket %s was written", handoff.id, ticket.ticket_no)
+        return _error(409, f"工单 {ticket.ticket_no} 已登记，但这个会话已不在您手上（已放回队列），请在队列中处理")
     said = ticket_filed(ticket.ticket_no, ticket.request_type, ticket.confidential)
     if _live_chat(closed):
         said = said.replace("感谢您的来电，再见。", "感谢您的反映，再见。")
@@ -253,8 +260,11 @@ async def resolve(request: web.Request) -> web.Response:
         return refused
     note = str((await _body(request)).get("note") or "").strip()[:500] or None
     operator, engine = actor(request), request.app[ENGINE]
-    closed = await run_sync(request.app, lambda: store.close(engine, handoff.id, operator, "resolved", _now(),
-                                                             note=note))
+    try:
+        closed = await run_sync(request.app, lambda: store.close(engine, handoff.id, operator, "resolved", _now(),
+                                                                 note=note))
+    except store.HandoffError:
+        return _error(409, "这个会话已不在您手上，请刷新队列")
     resumed = await _hand_back(request, closed, RESOLVED, keep_waiting=False)
     await run_sync(request.app, audit.record, engine, operator, "handoff.resolve", str(closed.id), {})
     return _json({"resumed": resumed, "handoff": hv.view(closed, role(request), _now())})

@@ -216,7 +216,7 @@ def test_full_takeover_ends_in_a_ticket_written_by_the_operator(stack, browser, 
         form.locator("[name=street]").select_option("望京街道")
         form.locator("[name=phone]").fill("1381234")
         form.locator("#ticket-submit").click()
-        expect(op.locator("#ticket-errors")).to_contain_text("电话")  # the same rules as the bot's form
+        expect(op.locator("#ticket-errors")).to_contain_text("11位")  # the same phone rule as the bot and the page
         form.locator("[name=phone]").fill("13812345678")
         form.locator("#ticket-submit").click()
         expect(op.locator("#last-result")).to_contain_text("已登记工单")
