@@ -40,6 +40,9 @@ def handoff_reason_label(reason: object) -> str:
     return HANDOFF_REASONS.get(reason, "other") if isinstance(reason, str) else "other"
 
 
+CONTENT_TYPE = CONTENT_TYPE_LATEST  # the text exposition format's Content-Type
+
+
 def exposition(registry: CollectorRegistry = REGISTRY) -> bytes:
     """The text format of `registry` (this process's metrics)."""
     return generate_latest(registry)
@@ -47,10 +50,7 @@ def exposition(registry: CollectorRegistry = REGISTRY) -> bytes:
 
 async def aiohttp_metrics(_: web.Request) -> web.Response:
     """`GET /metrics` for an aiohttp app: this process's metrics."""
-    response = web.Response(body=exposition())
-    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
-    response.charset = "utf-8"
-    return response
+    return web.Response(body=exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def metrics_app() -> web.Application:

@@ -21,7 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import runtime
-from ground.metrics import exposition
+from ground.metrics import CONTENT_TYPE, exposition
 from ground.settings import ACTION_TOKEN_HEADER, action_token, current
 from ground.store.spool import keep_draining
 from seat.action_server import build_app
@@ -51,7 +51,7 @@ def guard(app: Sanic, token: str) -> Sanic:
 async def metrics(_: Request) -> HTTPResponse:
     """`GET /metrics` (no secret: loopback, no personal data): tickets written and handoffs recorded by the
     actions of this process, and the process's own figures."""
-    return response.raw(exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    return response.raw(exposition(), content_type=CONTENT_TYPE)
 
 
 def with_spool_drainer(app: Sanic, every_s: float) -> Sanic:

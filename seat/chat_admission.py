@@ -31,7 +31,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sanic.response import raw
 
-from ground.metrics import LATENCY_BUCKETS, channel_label, exposition
+from ground.metrics import CONTENT_TYPE, LATENCY_BUCKETS, channel_label, exposition
 from ground.settings import LoadSettings
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ def wrap_webhook(handler: Handler, path: str, admission: Optional[ChatAdmission]
 
 async def metrics(_: Request) -> HTTPResponse:
     """`GET /metrics`: this Rasa process's metrics."""
-    return raw(exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    return raw(exposition(), content_type=CONTENT_TYPE)
 
 
 def install(app: Sanic, load: LoadSettings) -> ChatAdmission:
