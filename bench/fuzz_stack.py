@@ -477,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wechat-token", default="", help="the running seat's WECHAT_TOKEN (signs some messages)")
     parser.add_argument("--database-url", default=None, help="database of the started stack (default: SQLite in a temp dir)")
     parser.add_argument("--json", type=Path, help="write the report here")
+    parser.add_argument("--keep-log", type=Path, help="copy the started stack's log here")
     args = parser.parse_args(argv)
 
     stack = None
@@ -498,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
                 log_text = stack.log.read_text(errors="replace")
                 tracebacks = log_text.count("Traceback (most recent call last)")
                 print(f"stack log: {tracebacks} tracebacks")
+                if args.keep_log:
+                    args.keep_log.write_text(log_text, encoding="utf-8")
     summary = report.summary()
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     if args.json:
