@@ -96,6 +96,8 @@ async def guard_channels(request: Request) -> Optional[HTTPResponse]:
         log.warning("refused a %d-character message (limit %d)", len(message), MAX_MESSAGE_CHARS)
         return _too_long(payload.get("sender"))
     metadata = payload.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):  # Rasa would fail on it and answer nothing
+        return response.json({"error": "请求无效：metadata 必须是 JSON 对象"}, status=400)
     if isinstance(metadata, dict) and INTERNAL_METADATA & metadata.keys() and not from_the_seat(request):
         dropped = sorted(INTERNAL_METADATA & metadata.keys())
         payload["metadata"] = {k: v for k, v in metadata.items() if k not in INTERNAL_METADATA}
