@@ -41,11 +41,16 @@ def role(request: web.Request) -> str:
     return request[USER].role
 
 
+NUL_IN_FORM = "表单内容含有无效字符（NUL），请删除后再提交。"
+
+
 async def form(request: web.Request) -> dict[str, Any]:
     """The posted form: single values as str, repeated fields as lists under `name[]`."""
     data = await request.post()
     result: dict[str, Any] = {}
     for key in set(data.keys()):
         values = [str(v) for v in data.getall(key)]
+        if any("\x00" in v for v in values):  # no browser sends it; PostgreSQL refuses it in text (HTTP 500)
+            raise web.HTTPBadRequest(text=NUL_IN_FORM)
         result[key] = values if key.endswith("[]") else values[-1]
     return result

@@ -59,6 +59,9 @@ def _text(body: dict[str, Any], name: str) -> str:
     return _CONTROL.sub("", str(value)).strip()
 
 
+EARLIEST_YEAR = 1900  # an occurrence before this is a typo ("0001-01-01"), not a date to store
+
+
 def _occurred_at(raw: str, now: datetime) -> tuple[Optional[datetime], Optional[str]]:
     if not raw:
         return None, None
@@ -70,6 +73,8 @@ def _occurred_at(raw: str, now: datetime) -> tuple[Optional[datetime], Optional[
         if when is None:
             return None, "没能看懂发生时间，请用“2026-12-01 20:30”或“昨天晚上十点”这样的写法，或者留空。"
         when = when if when.tzinfo else when.replace(tzinfo=HOTLINE_TZ)
+    if when.year < EARLIEST_YEAR:  # before any comparison: year 1 cannot even be converted to UTC
+        return None, "发生时间的年份不对，请核对后再填，或者留空。"
     if when > now:
         return None, "发生时间不能晚于现在。"
     return when, None

@@ -88,13 +88,18 @@ async def guard_channels(request: Request) -> Optional[HTTPResponse]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None  # Rasa answers malformed requests itself
-    if not isinstance(payload, dict):
-        return None
+    if not isinstance(payload, dict):  # Rasa's channel would call .get on it: HTTP 500
+        return response.json({"error": "请求无效：需要 JSON 对象，例如 {\"sender\": \"...\", \"message\": \"...\"}"},
+                             status=400)
     message = payload.get("message")
+    if not isinstance(message, str):  # a number, list or object, or missing: Rasa's NLU needs text
+        return response.json({"error": "请求无效：message 必须是文字"}, status=400)
     if isinstance(message, str) and len(message) > MAX_MESSAGE_CHARS:
         log.warning("refused a %d-character message (limit %d)", len(message), MAX_MESSAGE_CHARS)
         return _too_long(payload.get("sender"))
     metadata = payload.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):  # Rasa would fail on it and answer nothing
+        return response.json({"error": "请求无效：metadata 必须是 JSON 对象"}, status=400)
     if isinstance(metadata, dict) and INTERNAL_METADATA & metadata.keys() and not from_the_seat(request):
         dropped = sorted(INTERNAL_METADATA & metadata.keys())
         payload["metadata"] = {k: v for k, v in metadata.items() if k not in INTERNAL_METADATA}

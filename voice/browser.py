@@ -118,7 +118,7 @@ class VoiceCall:
         kind = msg.get("type") if isinstance(msg, dict) else None
         if kind == "played":
             self.session.playback_finished()
-        elif kind == "dtmf" and msg.get("digit") in DTMF_DIGITS:
+        elif kind == "dtmf" and isinstance(msg.get("digit"), str) and msg["digit"] in DTMF_DIGITS:
             await self.session.feed_dtmf(msg["digit"])
         elif kind == "text" and isinstance(msg.get("text"), str) and 0 < len(msg["text"]) <= MAX_TEXT_CHARS:
             # typed during the call: same conversation, answered in speech; runs beside the audio

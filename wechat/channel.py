@@ -120,6 +120,15 @@ class WeChatInput(InputChannel):
             except Exception as exc:
                 log.warning("WeChat message unparsable: %s", exc)
                 return response.text("bad request", status=400)
+            source = getattr(message, "source", None)  # an empty body parses to None
+            if not isinstance(source, str) or not source.strip():
+                log.warning("WeChat message refused: no sender (FromUserName) from %s", request.ip)
+                return response.text("bad request: no FromUserName", status=400)
+            try:
+                self.message_key(message)  # wechatpy converts MsgId / CreateTime lazily, with int()
+            except (TypeError, ValueError) as exc:
+                log.warning("WeChat message refused: bad MsgId or CreateTime (%s)", exc)
+                return response.text("bad request: MsgId and CreateTime must be numbers", status=400)
             text = await self.handle(message, on_new_message)
             if not text:
                 return response.text("success")

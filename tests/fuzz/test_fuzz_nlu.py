@@ -341,8 +341,9 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "split_answer": kb_speech.split_answer,
     "kb_normalise": kb_index.normalise,
 }
-N = 2500
-NOISE_S = 0.03  # below this for 4n characters the ratio is timer noise
+N = 2000
+NOISE_S = 0.02  # below this for 4n characters the ratio is timer noise
+ATTEMPTS = 3  # a loaded box (other suites, other helpers) makes one timing noisy; O(n^2) fails every attempt (~16x)
 
 
 def _best_of(fn: Callable[[str], Any], text: str, runs: int) -> float:
@@ -359,13 +360,8 @@ def _best_of(fn: Callable[[str], Any], text: str, runs: int) -> float:
     return best
 
 
-def _ratio(fn: Callable[[str], Any], unit: str) -> tuple[float, float]:
-    short, long = (unit * N)[:N], (unit * 4 * N)[:4 * N]
-    return _best_of(fn, short, 3), _best_of(fn, long, 2)
-
-
 @pytest.mark.parametrize("parser", list(PARSERS))
-@settings(max_examples=8)
+@settings(max_examples=4)
 @given(unit=UNIT)
 @example(unit="叫")
 @example(unit="我姓张")
@@ -373,9 +369,12 @@ def _ratio(fn: Callable[[str], Any], unit: str) -> tuple[float, float]:
 @example(unit="朝阳")
 def test_parser_time_is_linear(parser: str, unit: str) -> None:
     fn = PARSERS[parser]
-    fn(unit)  # lexicons and regexes load on first use
-    t_short, t_long = _ratio(fn, unit)
-    if t_long > NOISE_S and t_long > 6 * t_short:
-        t_short, t_long = _ratio(fn, unit)  # a busy box: measure once more before calling it superlinear
-    assert t_long <= NOISE_S or t_long <= 6 * t_short, (
-        f"{parser} on {unit!r}: {N} chars {t_short * 1000:.1f} ms, {4 * N} chars {t_long * 1000:.1f} ms")
+    short, long = (unit * N)[:N], (unit * 4 * N)[:4 * N]
+    fn(short)  # lexicons and regexes load on first use
+    ratios = []
+    for _ in range(ATTEMPTS):
+        t_short, t_long = _best_of(fn, short, 3), _best_of(fn, long, 2)
+        if t_long <= NOISE_S or t_long <= 6 * t_short:
+            return
+        ratios.append(f"{t_short * 1000:.1f} ms -> {t_long * 1000:.1f} ms")
+    raise AssertionError(f"{parser} on {unit!r}: {N} vs {4 * N} characters, superlinear: {'; '.join(ratios)}")
