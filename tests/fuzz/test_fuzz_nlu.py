@@ -3,7 +3,7 @@
 Texts are vocabulary mixtures (district names, spoken digits, time words, names, danger words), random
 characters from Chinese, full-width, digit, emoji and control ranges, and long repetitions of both
 (strategies.py). Linear time: the same unit repeated to n and 4n characters; the 4n run may cost at most
-6x the n run (best of several timings, re-measured once before failing, so a loaded box does not flake).
+8x the n run (best of several timings, measured up to three times before failing, so a loaded box does not flake).
 """
 from __future__ import annotations
 
@@ -342,7 +342,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "kb_normalise": kb_index.normalise,
 }
 N = 2000
-NOISE_S = 0.02  # below this for 4n characters the ratio is timer noise
+NOISE_S = 0.03  # below this for 4n characters the ratio is timer noise
+RATIO = 8  # linear work gives ~4x; quadratic ~16x. On a box at load 11, ~7x was seen for linear parsers
 ATTEMPTS = 3  # a loaded box (other suites, other helpers) makes one timing noisy; O(n^2) fails every attempt (~16x)
 
 
@@ -361,7 +362,7 @@ def _best_of(fn: Callable[[str], Any], text: str, runs: int) -> float:
 
 
 @pytest.mark.parametrize("parser", list(PARSERS))
-@settings(max_examples=4)
+@settings(max_examples=2)
 @given(unit=UNIT)
 @example(unit="叫")
 @example(unit="我姓张")
@@ -374,7 +375,7 @@ def test_parser_time_is_linear(parser: str, unit: str) -> None:
     ratios = []
     for _ in range(ATTEMPTS):
         t_short, t_long = _best_of(fn, short, 3), _best_of(fn, long, 2)
-        if t_long <= NOISE_S or t_long <= 6 * t_short:
+        if t_long <= NOISE_S or t_long <= RATIO * t_short:
             return
         ratios.append(f"{t_short * 1000:.1f} ms -> {t_long * 1000:.1f} ms")
     raise AssertionError(f"{parser} on {unit!r}: {N} vs {4 * N} characters, superlinear: {'; '.join(ratios)}")
