@@ -16,7 +16,10 @@ endpoint answers and a plain citizen sentence still gets a reply).
 Started by this script: a fresh SQLite database in a temporary directory (or --database-url), migrated,
 with units and the knowledge base loaded; the newest model in models/; the WeChat channel with a test token;
 the page's per-client chat limit raised so the messages reach Rasa (a running seat answers 429 instead,
-which counts as a 4xx). Exit status 1 when any 5xx, dropped connection or unhealthy service was seen.
+which counts as a 4xx). A chat message refused by the chat admission in front of Rasa (HTTP 503 with
+`Retry-After` and its Mandarin "busy" sentence, seat/chat_admission.py) is counted as `busy`, not as a server
+error: it is the designed answer to more chat than Rasa takes at once. Exit status 1 when any other 5xx, dropped
+connection or unhealthy service was seen.
 """
 from __future__ import annotations
 
@@ -225,6 +228,7 @@ class Report:
         return out
 
 
+BUSY_WORDS = "当前咨询人数较多"  # the start of seat.chat_admission.BUSY, also relayed by the citizen page
 Request = tuple[str, str, str, bytes, dict[str, str]]  # entry, method, url, body, headers
 
 
@@ -310,14 +314,25 @@ def make_request(f: Fuzzer, targets: Targets, senders: list[str], web_senders: l
         {"Content-Type": "text/xml"}
 
 
+def _says_busy(body: str) -> bool:
+    """The body carries the admission's busy sentence (as JSON, maybe with escaped characters)."""
+    try:
+        body = json.dumps(json.loads(body), ensure_ascii=False)
+    except ValueError:
+        pass
+    return BUSY_WORDS in body
+
+
 async def send(http: aiohttp.ClientSession, request: Request, report: Report, timeout: float) -> None:
     entry, method, url, body, headers = request
     codes = report.status.setdefault(entry, {})
     try:
         async with http.request(method, url, data=body, headers=headers,
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-            await resp.read()
+            text = (await resp.read()).decode("utf-8", "replace")
             code = str(resp.status)
+            if resp.status == 503 and "Retry-After" in resp.headers and _says_busy(text):
+                code = "busy"  # chat admission's polite refusal (phone before chat), not a server error
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         code = "dropped"
         report.dropped += 1

@@ -4,6 +4,7 @@ of it. Target: no 5xx, no dropped connection, every service healthy at the end."
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import pytest
 
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.stack
 def _bench():
     spec = importlib.util.spec_from_file_location("fuzz_stack", REPO_ROOT / "bench" / "fuzz_stack.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -31,7 +33,7 @@ async def test_three_hundred_fuzzed_messages_get_no_server_error(stack) -> None:
                                 wechat_token=WECHAT_TEST_TOKEN)
         report = await bench.fuzz(targets, messages=300, seed=14, concurrency=6)
     summary = report.summary()
-    assert report.total_5xx == 0 and report.dropped == 0, summary["server_errors"]
+    assert report.total_5xx == 0 and report.dropped == 0, summary["server_errors"]  # "busy" (admission) is no 5xx
     assert all(report.healthy.values()), report.healthy
     sent = sum(sum(codes.values()) for codes in report.status.values())
     assert sent == 300 and {"rest", "chat", "form", "wechat"} <= set(report.status)

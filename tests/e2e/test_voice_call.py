@@ -141,7 +141,7 @@ async def test_speech_reaches_rasa_and_hang_up_mid_call_leaves_no_ticket(stack, 
     assert ticket_rows(stack, str(call)) == []
 
 
-async def test_asking_for_a_person_records_a_handoff_and_ends_the_bots_part(stack, voice):
+async def test_asking_for_a_person_records_a_handoff_and_ends_the_bots_part(stack, voice, tmp_path):
     call = uuid.uuid4()
     async with SimulatedPhone("127.0.0.1", voice.audiosocket_port, call) as p:
         await p.bot_spoke(p.connected_at, quiet_s=0.6)
@@ -164,6 +164,30 @@ async def test_asking_for_a_person_records_a_handoff_and_ends_the_bots_part(stac
     status, handoff_id = await control_get(voice, f"/calls/{call}/handoff")
     assert queued is not None and handoff_id == str(queued.id) == str(rows[0]._mapping["id"])
     assert queued.status == "waiting" and queued.call_id == str(call) and queued.channel == "voice"
+    # the agent who answers the queued call types the HANDOFF_ID their phone shows: the console pops the call
+    pop = await console_pop(stack, tmp_path, handoff_id)
+    assert pop["id"] == queued.id and pop["phone_call"] and pop["status"] == "waiting"
+
+
+async def console_pop(stack, tmp_path, key: str) -> dict:
+    """The operator console on the stack's database: an operator logs in and looks the call up by `key`."""
+    from admin.app import create_app
+    from ground.store import users
+    from tests.admin_support import PASSWORD, admin_config, login, start_client
+
+    engine = create_engine(stack.database_url)
+    users.create_user(engine, "agent-e2e", PASSWORD, "operator")
+    app = create_app(admin_config(tmp_path, stack.database_url, rasa_urls=(stack.api_url,), rasa_token=stack.token),
+                     engine=engine, run_tests=False, warm_up=False)
+    client = await start_client(app)
+    try:
+        await login(client, "agent-e2e")
+        resp = await client.get(f"/api/handoffs/call/{key}")
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+    finally:
+        await client.close()
+        engine.dispose()
 
 
 async def control_get(gw: VoiceGateway, path: str) -> tuple[int, str]:
