@@ -127,7 +127,8 @@ def test_routes_refuse_a_browser_without_session_or_csrf(browser, admin_server) 
         if route.method == "HEAD" or "directory" in info:
             continue
         routes.append((route.method, re.sub(r"\{[^}]+\}", "1", info.get("path") or info.get("formatter"))))
-    public = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz")}
+    # /metrics: Prometheus scrapes it without a login (loopback; deploy/nginx/seat.conf answers 404 for it)
+    public = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/metrics")}
     context = browser.new_context(base_url=admin_server.url)
     for method, path in routes:
         if (method, path) in public:
