@@ -125,10 +125,14 @@ class Stack:
             stderr=subprocess.STDOUT, env={**os.environ, **self.env, "STACK_SPEC": spec}, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            if "all services are up" in self.log.read_text(errors="replace"):
-                return
-            time.sleep(1)
+        try:
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if "all services are up" in self.log.read_text(errors="replace"):
+                    return
+                time.sleep(1)
+        except BaseException:  # interrupted while it starts (Ctrl-C, SIGTERM): leave no stack behind
+            self.stop()
+            raise
         self.stop()
         raise RuntimeError(f"{self.name} stack did not start:\n" + self.log.read_text(errors="replace")[-4000:])
 

@@ -25,6 +25,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -309,4 +310,7 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
+    # SIGTERM / SIGHUP stop the run as Ctrl-C does: the stacks it started are stopped on the way out
+    for _sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(_sig, signal.default_int_handler)
     sys.exit(asyncio.run(main()))

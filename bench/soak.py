@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -314,4 +315,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    # SIGTERM / SIGHUP stop the run as Ctrl-C does: the stack it started is stopped on the way out
+    for _sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(_sig, signal.default_int_handler)
     sys.exit(main())
