@@ -57,9 +57,11 @@ try:  # the Rasa component is optional for code that only needs the words (bot, 
     from rasa.engine.recipes.default_recipe import DefaultV1Recipe
     from rasa.engine.storage.resource import Resource
     from rasa.engine.storage.storage import ModelStorage
-    from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+    from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from nlu.safety import force_intent
 except ImportError:  # pragma: no cover
     GraphComponent = object  # type: ignore[assignment,misc]
 else:
@@ -83,11 +85,7 @@ else:
                 current = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
                 if current == "emergency" or not asks_for_person(message.get(TEXT) or ""):
                     continue
-                intent = {INTENT_NAME_KEY: "human_handoff", PREDICTED_CONFIDENCE_KEY: 1.0}
-                ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
-                           if r.get(INTENT_NAME_KEY) != "human_handoff"]
-                message.set(INTENT, intent, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
+                force_intent(message, "human_handoff")
             return messages
 
         def process_training_data(self, training_data: TrainingData) -> TrainingData:

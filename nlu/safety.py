@@ -113,6 +113,13 @@ except ImportError:  # pragma: no cover
     GraphComponent = object  # type: ignore[assignment,misc]
 else:
 
+    def force_intent(message: Message, name: str) -> None:
+        """Make `name` the message's intent with full confidence, first in its ranking (the guards' override)."""
+        intent = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != name]
+        message.set(INTENT, intent, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
+
     @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
     class EmergencyIntentGuard(GraphComponent):
         """Sets the intent to `emergency` when a message describes danger now, whatever DIET said."""
@@ -135,10 +142,7 @@ else:
                     if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == "emergency" and is_routine(text):
                         self._demote(message)
                     continue
-                intent = {INTENT_NAME_KEY: "emergency", PREDICTED_CONFIDENCE_KEY: 1.0}
-                ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != "emergency"]
-                message.set(INTENT, intent, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
+                force_intent(message, "emergency")
             return messages
 
         @staticmethod
