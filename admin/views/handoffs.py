@@ -174,11 +174,12 @@ async def message(request: web.Request) -> web.Response:
     return _json({"sent": True, "delivered": delivered}, 201)
 
 
-async def _hand_back(request: web.Request, handoff: store.Handoff, text: str, keep_waiting: bool) -> bool:
+async def _hand_back(app: web.Application, handoff: store.Handoff, text: str, keep_waiting: bool) -> bool:
+    """Say `text` to the citizen and resume the bot (a chat only); False when Rasa refused."""
     if not _live_chat(handoff):
         return True
     try:
-        await request.app[CONTROL].hand_back(handoff.conversation_id, text, keep_waiting=keep_waiting)
+        await app[CONTROL].hand_back(handoff.conversation_id, text, keep_waiting=keep_waiting)
         return True
     except ControlError as exc:
         log.warning("handing back handoff %s failed: %s", handoff.id, exc)
@@ -205,11 +206,7 @@ async def leave(app: web.Application, handoff: store.Handoff, operator: str) -> 
     if _live_chat(released):
         position = await run_sync(app, store.queue_position, engine, released.id)
         wait_s = await run_sync(app, store.estimated_wait_s, engine, released.id, _now())
-        try:
-            await app[CONTROL].hand_back(released.conversation_id, released_sentence(position, wait_s),
-                                         keep_waiting=True)
-        except ControlError as exc:
-            log.warning("resuming handoff %s after the operator left failed: %s", released.id, exc)
+        await _hand_back(app, released, released_sentence(position, wait_s), keep_waiting=True)
     await run_sync(app, audit.record, engine, operator, "handoff.release", str(released.id), {})
     return released
 
@@ -244,7 +241,7 @@ async def file_ticket(request: web.Request) -> web.Response:
     said = ticket_filed(ticket.ticket_no, ticket.request_type, ticket.confidential)
     if _live_chat(closed):
         said = said.replace("感谢您的来电，再见。", "感谢您的反映，再见。")
-    resumed = await _hand_back(request, closed, said, keep_waiting=False)
+    resumed = await _hand_back(request.app, closed, said, keep_waiting=False)
     await run_sync(request.app, audit.record, engine, operator, "handoff.ticket", str(closed.id),
                    {"ticket_no": ticket.ticket_no})
     return _json({"ticket_no": ticket.ticket_no, "said": said, "resumed": resumed,
@@ -265,7 +262,7 @@ async def resolve(request: web.Request) -> web.Response:
                                                                  note=note))
     except store.HandoffError:
         return _error(409, "这个会话已不在您手上，请刷新队列")
-    resumed = await _hand_back(request, closed, RESOLVED, keep_waiting=False)
+    resumed = await _hand_back(request.app, closed, RESOLVED, keep_waiting=False)
     await run_sync(request.app, audit.record, engine, operator, "handoff.resolve", str(closed.id), {})
     return _json({"resumed": resumed, "handoff": hv.view(closed, role(request), _now())})
 
