@@ -7,11 +7,9 @@ characters from Chinese, full-width, digit, emoji and control ranges, and long r
 """
 from __future__ import annotations
 
-import gc
 import json
 import re
-import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable
 
 import pytest
@@ -22,6 +20,7 @@ from nlu import answers, asr_repair, categories, digits, facts, kb_index, kb_spe
 from nlu.components import ENTITY_TYPES, hotline_entities
 from nlu.kb_synonyms import default_synonyms
 from tests.fuzz.strategies import TEXT, UNIT
+from tests.timing_support import best_of
 
 NOW = datetime(2026, 3, 10, 12, 0)
 DISTRICTS = set(places.district_names())
@@ -347,20 +346,6 @@ RATIO = 8  # linear work gives ~4x; quadratic ~16x. On a box at load 11, ~7x was
 ATTEMPTS = 3  # a loaded box (other suites, other helpers) makes one timing noisy; O(n^2) fails every attempt (~16x)
 
 
-def _best_of(fn: Callable[[str], Any], text: str, runs: int) -> float:
-    best = float("inf")
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(runs):
-            start = time.perf_counter()
-            fn(text)
-            best = min(best, time.perf_counter() - start)
-    finally:
-        gc.enable()
-    return best
-
-
 @pytest.mark.parametrize("parser", list(PARSERS))
 @settings(max_examples=2)
 @given(unit=UNIT)
@@ -374,7 +359,7 @@ def test_parser_time_is_linear(parser: str, unit: str) -> None:
     fn(short)  # lexicons and regexes load on first use
     ratios = []
     for _ in range(ATTEMPTS):
-        t_short, t_long = _best_of(fn, short, 3), _best_of(fn, long, 2)
+        t_short, t_long = best_of(fn, short, 3), best_of(fn, long, 2)
         if t_long <= NOISE_S or t_long <= RATIO * t_short:
             return
         ratios.append(f"{t_short * 1000:.1f} ms -> {t_long * 1000:.1f} ms")

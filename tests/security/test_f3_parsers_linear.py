@@ -7,8 +7,6 @@ linear work gives ~4x, the old code gave ~16x.
 """
 from __future__ import annotations
 
-import gc
-import time
 from datetime import datetime
 
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from nlu import asr_repair, categories, phone, places, safety, ticketno, when
 from nlu.components import hotline_entities
 from nlu.facts import extract_facts
+from tests.timing_support import best_of
 
 _NOW = datetime(2026, 3, 10, 12, 0)
 PARSERS = {
@@ -38,22 +37,6 @@ TEXTS = {
 }
 
 
-def _best_of(fn, text: str, runs: int = 3) -> float:
-    """Best of `runs` timings, without the garbage collector (its full passes scale with the whole
-    heap of the test process, not with the parser, and make the ratio noisy)."""
-    best = float("inf")
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(runs):
-            start = time.perf_counter()
-            fn(text)
-            best = min(best, time.perf_counter() - start)
-    finally:
-        gc.enable()
-    return best
-
-
 @pytest.mark.parametrize("unit", list(TEXTS))
 @pytest.mark.parametrize("parser", list(PARSERS))
 def test_parser_time_grows_linearly(parser: str, unit: str) -> None:
@@ -61,8 +44,8 @@ def test_parser_time_grows_linearly(parser: str, unit: str) -> None:
     short = (TEXTS[unit] * 10_000)[:10_000]
     long = (TEXTS[unit] * 40_000)[:40_000]
     fn(short[:100])  # warm caches (lexicons load on first use)
-    t_short = _best_of(fn, short)
-    t_long = _best_of(fn, long, runs=2)
+    t_short = best_of(fn, short)
+    t_long = best_of(fn, long, runs=2)
     # Below 50 ms for 40k characters the ratio is noise; above it, 4x input may cost at most 8x.
     assert t_long < 0.05 or t_long < 8 * max(t_short, 0.002), (
         f"{parser} on {unit}: 10k chars {t_short:.3f}s, 40k chars {t_long:.3f}s (superlinear)"
