@@ -8,7 +8,7 @@ things ("人工湖", "人工费") and long descriptions that only mention a pers
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Text
+from typing import List
 
 MAX_ASK_CHARS = 24  # longer messages describe a problem; only an explicit 转人工 hands off there
 _NOT_A_PERSON = r"(?!湖|智能|费|降雨|增雨|草|河|岛|林|成本|造|合成|授精|呼吸|耳蜗|关节|牙|养殖|繁殖|影响|挖|清)"
@@ -53,32 +53,18 @@ def wants_to_stop_waiting(text: str) -> bool:
 
 
 try:  # the Rasa component is optional for code that only needs the words (bot, tests)
-    from rasa.engine.graph import ExecutionContext, GraphComponent
     from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-    from rasa.engine.storage.resource import Resource
-    from rasa.engine.storage.storage import ModelStorage
     from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
     from rasa.shared.nlu.training_data.message import Message
-    from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    from nlu.safety import force_intent
+    from nlu.safety import MessageGuard, force_intent
 except ImportError:  # pragma: no cover
-    GraphComponent = object  # type: ignore[assignment,misc]
+    pass
 else:
 
     @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-    class HandoffIntentGuard(GraphComponent):
+    class HandoffIntentGuard(MessageGuard):
         """Sets the intent to `human_handoff` when a message asks for a person (an emergency stays one)."""
-
-        @classmethod
-        def create(
-            cls,
-            config: Dict[Text, Any],
-            model_storage: ModelStorage,
-            resource: Resource,
-            execution_context: ExecutionContext,
-        ) -> "HandoffIntentGuard":
-            return cls()
 
         def process(self, messages: List[Message]) -> List[Message]:
             for message in messages:
@@ -87,6 +73,3 @@ else:
                     continue
                 force_intent(message, "human_handoff")
             return messages
-
-        def process_training_data(self, training_data: TrainingData) -> TrainingData:
-            return training_data

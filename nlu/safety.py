@@ -120,9 +120,8 @@ else:
         message.set(INTENT, intent, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
 
-    @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-    class EmergencyIntentGuard(GraphComponent):
-        """Sets the intent to `emergency` when a message describes danger now, whatever DIET said."""
+    class MessageGuard(GraphComponent):
+        """A rule-based, untrained step after DIET that may override a message's intent (`process`)."""
 
         @classmethod
         def create(
@@ -131,8 +130,18 @@ else:
             model_storage: ModelStorage,
             resource: Resource,
             execution_context: ExecutionContext,
-        ) -> "EmergencyIntentGuard":
+        ) -> "MessageGuard":
             return cls()
+
+        def process(self, messages: List[Message]) -> List[Message]:
+            raise NotImplementedError
+
+        def process_training_data(self, training_data: TrainingData) -> TrainingData:
+            return training_data
+
+    @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+    class EmergencyIntentGuard(MessageGuard):
+        """Sets the intent to `emergency` when a message describes danger now, whatever DIET said."""
 
         def process(self, messages: List[Message]) -> List[Message]:
             for message in messages:
@@ -152,6 +161,3 @@ else:
             intent = ranking[0] if ranking else {INTENT_NAME_KEY: "nlu_fallback", PREDICTED_CONFIDENCE_KEY: 1.0}
             message.set(INTENT, intent, add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
-
-        def process_training_data(self, training_data: TrainingData) -> TrainingData:
-            return training_data

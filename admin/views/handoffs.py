@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Optional
+from typing import Any, AsyncIterator
 
 from aiohttp import web
 from aiohttp_sse import sse_response
@@ -92,11 +92,14 @@ async def _detail(request: web.Request, handoff: store.Handoff) -> dict[str, Any
     return data
 
 
-def _mine(request: web.Request, handoff: store.Handoff) -> Optional[web.Response]:
+async def _my_handoff(request: web.Request) -> store.Handoff:
+    """The handoff of the URL, when this operator holds it; 409 (JSON, as `_error`) when someone else does."""
+    handoff = await _handoff(request)
     if handoff.status != "claimed" or handoff.claimed_by != actor(request):
         holder = f"（{handoff.claimed_by}）" if handoff.claimed_by else ""
-        return _error(409, f"这个会话不在您手上{holder}，请刷新队列")
-    return None
+        raise web.HTTPConflict(text=json.dumps({"error": f"这个会话不在您手上{holder}，请刷新队列"}, ensure_ascii=False),
+                               content_type="application/json")
+    return handoff
 
 
 @requires("handoffs")
@@ -152,10 +155,7 @@ async def claim(request: web.Request) -> web.Response:
 
 @requires("handoffs")
 async def message(request: web.Request) -> web.Response:
-    handoff = await _handoff(request)
-    refused = _mine(request, handoff)
-    if refused is not None:
-        return refused
+    handoff = await _my_handoff(request)
     text = str((await _body(request)).get("text") or "").strip()
     if not text:
         return _error(422, "请输入要发送的内容")
@@ -188,10 +188,7 @@ async def _hand_back(app: web.Application, handoff: store.Handoff, text: str, ke
 
 @requires("handoffs")
 async def release(request: web.Request) -> web.Response:
-    handoff = await _handoff(request)
-    refused = _mine(request, handoff)
-    if refused is not None:
-        return refused
+    handoff = await _my_handoff(request)
     try:
         released = await leave(request.app, handoff, actor(request))
     except store.HandoffError:
@@ -214,10 +211,7 @@ async def leave(app: web.Application, handoff: store.Handoff, operator: str) -> 
 @requires("handoffs")
 async def file_ticket(request: web.Request) -> web.Response:
     """Finish with a ticket: the self-service form's rules, written with the operator as actor, channel kept."""
-    handoff = await _handoff(request)
-    refused = _mine(request, handoff)
-    if refused is not None:
-        return refused
+    handoff = await _my_handoff(request)
     body = await _body(request)
     clean, errors = validate(body, _now())
     if errors:
@@ -251,10 +245,7 @@ async def file_ticket(request: web.Request) -> web.Response:
 @requires("handoffs")
 async def resolve(request: web.Request) -> web.Response:
     """Finish without a ticket (answered, or nothing to file)."""
-    handoff = await _handoff(request)
-    refused = _mine(request, handoff)
-    if refused is not None:
-        return refused
+    handoff = await _my_handoff(request)
     note = str((await _body(request)).get("note") or "").strip()[:500] or None
     operator, engine = actor(request), request.app[ENGINE]
     try:
