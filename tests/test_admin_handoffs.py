@@ -15,7 +15,9 @@ from admin.views.handoffs import reap_gone_operators
 from ground.store import TicketStore, users
 from ground.store import handoffs as store
 from tests.admin_support import PASSWORD, admin_config, login, start_client
+from ground.settings import Settings
 from tests.handoff_console_support import PUSH_SECRET, RASA_TOKEN, FakeRasaAndPage
+from tests.wechat_support import APP_ID, fake_wechat_api
 
 PHONE = "13812345678"
 COLLECTED = {"request_type": "complaint", "category": "房屋物业", "district": "朝阳区", "street": "望京街道",
@@ -144,6 +146,46 @@ async def test_live_chat_both_ways_and_a_ticket_written_by_the_operator(console_
     assert ticket.ticket_no in fake.pushed_texts(cid)[-1]
     again = await _post(op1, f"/api/handoffs/{handoff.id}/ticket", form)  # closed: no second ticket
     assert again.status == 409
+
+
+async def test_a_wechat_chat_taken_over_gets_the_operators_words_as_customer_service_messages(
+        tmp_path, clean_db, database_url, fake):
+    """A citizen on WeChat has no page to push to: the joined sentence, the operator's messages and the closing
+    sentence go out as WeChat customer-service messages (against a local stand-in of WeChat's API)."""
+    openid = "oWeChatCitizen0001"
+    users.create_user(clean_db, "op1", PASSWORD, "operator")
+    async with fake_wechat_api() as wechat:
+        settings = Settings.from_env({"DATABASE_URL": database_url, "WECHAT_APP_ID": APP_ID,
+                                      "WECHAT_APP_SECRET": "secret", "WECHAT_API_BASE_URL": wechat.base_url})
+        config = admin_config(tmp_path, database_url, settings=settings, rasa_urls=(fake.url,),
+                              rasa_token=RASA_TOKEN, push_url=fake.url + "/internal/push", push_token=PUSH_SECRET,
+                              operator_gone_s=60.0)
+        app = create_app(config, engine=clean_db, run_tests=False, warm_up=False)
+        op1 = await start_client(app)
+        try:
+            op1.csrf = await login(op1, "op1")
+            handoff = _open(clean_db, openid, channel="wechat")
+            assert (await _post(op1, f"/api/handoffs/{handoff.id}/claim")).status == 200
+            sent = await _post(op1, f"/api/handoffs/{handoff.id}/message", {"text": "您好，我是人工客服小李"})
+            assert sent.status == 201 and (await sent.json())["delivered"] is True
+            assert (await _post(op1, f"/api/handoffs/{handoff.id}/resolve", {})).status == 200
+        finally:
+            await op1.close()
+        said = [(m["touser"], m["msgtype"], m["text"]["content"]) for m in wechat.sent]
+        assert said == [(openid, "text", JOINED), (openid, "text", "您好，我是人工客服小李"),
+                        (openid, "text", RESOLVED)]
+        assert fake.pushed_texts(openid) == []  # nothing went to the citizen page
+        assert fake.kinds(openid)[-2:] == ["slot", "resume"]  # and the bot is back
+
+
+async def test_a_wechat_chat_without_credentials_keeps_the_words_in_the_transcript(console_app, clean_db, fake):
+    """No WECHAT_APP_ID/SECRET: the message is kept in the tracker and reported as not delivered, not lost."""
+    handoff = _open(clean_db, "oWeChatCitizen0002", channel="wechat")
+    op1 = await console_app("op1")
+    assert (await _post(op1, f"/api/handoffs/{handoff.id}/claim")).status == 200
+    sent = await _post(op1, f"/api/handoffs/{handoff.id}/message", {"text": "请问您还在吗？"})
+    assert sent.status == 201 and (await sent.json())["delivered"] is False
+    assert fake.appended[-1][1][-1]["text"] == "请问您还在吗？"
 
 
 async def test_resolve_without_a_ticket_resumes_the_bot(console_app, clean_db, fake):

@@ -1,8 +1,9 @@
 """How the operator workspace controls a citizen's conversation: Rasa's HTTP API and the citizen page's push.
 
 Taking over pauses the bot the Rasa way (``pause`` event), the operator's sentences are appended to the tracker
-as ``bot`` events (so the transcript keeps them) and pushed to the citizen's open page (``POST /internal/push``
-with the push secret); handing back resets the ``handoff_id`` slot and appends ``resume``. The citizen's own
+as ``bot`` events (so the transcript keeps them) and pushed to the citizen: to the open page (``POST
+/internal/push`` with the push secret) on a web chat, as a WeChat customer-service message (客服消息, allowed for
+48 hours after the citizen's last message) on a WeChat chat; handing back resets the ``handoff_id`` slot and appends ``resume``. The citizen's own
 messages in a paused conversation are logged by Rasa without a reply: :meth:`ConversationControl.tracker`
 reads them.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -27,6 +28,12 @@ RESOLVED = ENDED  # the bot's own sentence for a person's service that ended
 HANDOFF_SLOT = "handoff_id"
 # forgotten when the operator closes: the request they filed or resolved (as the bot forgets it after filing)
 CLOSING_RESETS = (HANDOFF_SLOT, "requested_slot", *FORM_SLOTS, *BOOKKEEPING_SLOTS)
+
+
+class TextSender(Protocol):
+    """Sends one text to a WeChat follower (wechat.client.CustomerService); True when WeChat accepted it."""
+
+    async def send_text(self, openid: str, text: str) -> bool: ...
 
 
 class ControlError(RuntimeError):
@@ -58,8 +65,9 @@ def slot_event(name: str, value: Any) -> dict[str, Any]:
 class ConversationControl:
     """One HTTP session to Rasa and the citizen page (open with :meth:`start`, close with :meth:`close`)."""
 
-    def __init__(self, config: ControlConfig) -> None:
+    def __init__(self, config: ControlConfig, wechat: Optional[TextSender] = None) -> None:
         self.config = config
+        self.wechat = wechat  # None: WECHAT_APP_ID/SECRET unset, a WeChat chat gets the operator's words only later
         self._session: Optional[aiohttp.ClientSession] = None
 
     def _http(self) -> aiohttp.ClientSession:
@@ -95,9 +103,11 @@ class ConversationControl:
             raise ControlError(f"Rasa unreachable: {exc.__class__.__name__}: {exc}") from exc
         return data if isinstance(data, dict) else {}
 
-    async def push(self, conversation_id: str, texts: list[str]) -> bool:
-        """Show `texts` on the citizen's open page now; False when not connected or not pushable (kept in the
-        tracker either way, the page shows it at the next visit)."""
+    async def push(self, conversation_id: str, texts: list[str], channel: str = "web") -> bool:
+        """Deliver `texts` to the citizen now: their open page, or their WeChat; False when that cannot be done
+        (not connected, not pushable, WeChat refused). The tracker keeps them either way."""
+        if channel == "wechat":
+            return await self._push_wechat(conversation_id, texts)
         if not self.config.push_url or not conversation_id.startswith("web-"):
             return False
         body = {"sender": conversation_id, "messages": [{"text": t} for t in texts]}
@@ -112,17 +122,27 @@ class ConversationControl:
             log.warning("citizen page unreachable for a push: %s", exc)
         return False
 
-    async def say(self, conversation_id: str, text: str) -> bool:
-        """An operator's (or the workspace's) sentence: in the tracker, and on the citizen's page."""
-        await self.append(conversation_id, [bot_event(text)])
-        return await self.push(conversation_id, [text])
+    async def _push_wechat(self, openid: str, texts: list[str]) -> bool:
+        if self.wechat is None:
+            log.warning("operator's message to a WeChat chat not pushed: WECHAT_APP_ID and WECHAT_APP_SECRET unset")
+            return False
+        delivered = True
+        for text in texts:  # in order; one refused text does not hold back the next
+            delivered = await self.wechat.send_text(openid, text) and delivered
+        return delivered
 
-    async def take_over(self, conversation_id: str, text: str = JOINED) -> None:
+    async def say(self, conversation_id: str, text: str, channel: str = "web") -> bool:
+        """An operator's (or the workspace's) sentence: in the tracker, and delivered to the citizen."""
+        await self.append(conversation_id, [bot_event(text)])
+        return await self.push(conversation_id, [text], channel)
+
+    async def take_over(self, conversation_id: str, text: str = JOINED, channel: str = "web") -> None:
         """Pause the bot and tell the citizen a person joined."""
         await self.append(conversation_id, [{"event": "pause"}, bot_event(text)])
-        await self.push(conversation_id, [text])
+        await self.push(conversation_id, [text], channel)
 
-    async def hand_back(self, conversation_id: str, text: str, keep_waiting: bool = False) -> None:
+    async def hand_back(self, conversation_id: str, text: str, keep_waiting: bool = False,
+                        channel: str = "web") -> None:
         """Say `text`, then resume the bot. `keep_waiting`: the handoff is still open (the operator left), so its
         slots stay; otherwise the handoff slot and the request's slots are reset."""
         events = [bot_event(text)]
@@ -130,7 +150,7 @@ class ConversationControl:
             events.extend(slot_event(name, None) for name in CLOSING_RESETS)
         events.append({"event": "resume"})
         await self.append(conversation_id, events)
-        await self.push(conversation_id, [text])
+        await self.push(conversation_id, [text], channel)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -180,7 +180,8 @@
     const r = await api(`/api/handoffs/${activeId}/message`, { text });
     if (!r.ok) { showError(r.data.error || "发送失败"); return; }
     input.value = "";
-    showError("");
+    // kept in the transcript either way; say so when the citizen could not be reached right now
+    showError(r.data.delivered === false ? "消息已记入对话，但未能即时送达市民（网页已关闭，或未配置微信客服消息）" : "");
   });
 
   $("leave").addEventListener("click", async () => {

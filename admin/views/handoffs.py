@@ -35,6 +35,7 @@ from bot.readback import ticket_filed
 from ground.store import audit
 from ground.store import handoffs as store
 from ground.store.tickets import TicketDraft, TicketStore
+from wechat.client import CustomerService
 
 log = logging.getLogger(__name__)
 CONTROL = web.AppKey("conversation_control", ConversationControl)
@@ -143,7 +144,7 @@ async def claim(request: web.Request) -> web.Response:
         return _error(409, f"这个会话{who}")
     if _live_chat(claimed):
         try:
-            await request.app[CONTROL].take_over(claimed.conversation_id)
+            await request.app[CONTROL].take_over(claimed.conversation_id, channel=claimed.channel)
         except ControlError as exc:
             log.warning("taking over handoff %s failed: %s; back in the queue", claimed.id, exc)
             await run_sync(request.app, store.release, engine, claimed.id, operator, _now())
@@ -170,7 +171,7 @@ async def message(request: web.Request) -> web.Response:
     except ControlError as exc:
         log.warning("operator message for handoff %s not kept: %s", handoff.id, exc)
         return _error(502, "消息没有发出（对话服务暂时不可用），请重试")
-    delivered = await request.app[CONTROL].push(handoff.conversation_id, [text])
+    delivered = await request.app[CONTROL].push(handoff.conversation_id, [text], handoff.channel)
     return _json({"sent": True, "delivered": delivered}, 201)
 
 
@@ -179,7 +180,8 @@ async def _hand_back(app: web.Application, handoff: store.Handoff, text: str, ke
     if not _live_chat(handoff):
         return True
     try:
-        await app[CONTROL].hand_back(handoff.conversation_id, text, keep_waiting=keep_waiting)
+        await app[CONTROL].hand_back(handoff.conversation_id, text, keep_waiting=keep_waiting,
+                                     channel=handoff.channel)
         return True
     except ControlError as exc:
         log.warning("handing back handoff %s failed: %s", handoff.id, exc)
@@ -325,9 +327,11 @@ async def reap_gone_operators(app: web.Application) -> int:
 
 async def _workspace(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
+    wechat = config.settings.wechat
     app[CONTROL] = ConversationControl(ControlConfig(
         rasa_url=config.rasa_urls[0], rasa_token=config.rasa_auth_token(), push_url=config.push_url,
-        push_token=config.web_push_token() if config.push_url else ""))
+        push_token=config.web_push_token() if config.push_url else ""),
+        wechat=CustomerService.from_settings(wechat) if wechat.can_push else None)
 
     async def reaper() -> None:
         while True:
