@@ -119,7 +119,7 @@ async def serve(settings: Settings, policy) -> int:
     if engine.dialect.name == "sqlite":  # no SKIP LOCKED: one worker (its claims are atomic UPDATEs)
         count = 1
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        chat = ChatDelivery(ChatConfig(rasa_url=f"http://127.0.0.1:{settings.rasa.port}",
+        chat = ChatDelivery(ChatConfig(rasa_url=settings.rasa.url,  # RASA_URL
                                        rasa_token=rasa_auth_token(settings),
                                        push_url=settings.callbacks.web_push_url,
                                        push_token=push_token(settings)), session,

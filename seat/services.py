@@ -91,7 +91,7 @@ def web_server(settings: Settings) -> Service:
     return Service(
         name="web",
         argv=[sys.executable, "-m", "web.app", "--port", str(port),
-              "--rasa-url", f"http://127.0.0.1:{settings.rasa.port}"],
+              "--rasa-url", settings.rasa.url],  # RASA_URL (default the local Rasa): a balancer when scaled out
         env={"WEB_PUSH_TOKEN": push_token(settings)},
         ready_url=f"http://127.0.0.1:{port}/health",
         listens=f"http://localhost:{port}/ (citizen page: chat and talk button)",
