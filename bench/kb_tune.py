@@ -1,11 +1,12 @@
 """Choose the knowledge base's weights and answer thresholds on a development set, never on the held-out set.
 
-    python bench/kb_tune.py [--weights]
+    python bench/kb_tune.py [--weights | --confidence [--quick]]
 
 Development set (bench/kb_dev/): each entry's last paraphrase taken out of the index and asked as a
 question, the story-style questions of in_scope.yml (never in the entries) and the questions of
 out_of_scope.yml. Prints top-1 accuracy, then answered-correctly / wrong-answer rates (last paraphrases,
-stories, out of scope) over a grid of the answer thresholds (coverage, sure coverage, margin, fit), so the constants in nlu/kb_index.py can be set (and checked) from data. `--weights` first
+stories, out of scope) over a grid of the former answer rule's thresholds (coverage, sure coverage, margin,
+fit; nlu/kb_index.py), for comparison with the confidence model that answers now. `--weights` first
 prints top-1 over a grid of the index's field weights (question, answer, topic) and BM25 parameters.
 `--confidence` fits the answer-confidence model (nlu/kb_confidence.py) instead: top-1 over the character
 centroid's weight, then a logistic regression over the best hit's features with 5-fold cross-validation
@@ -31,7 +32,7 @@ from nlu import kb_index
 from ground.store.knowledge import read_kb_files  # noqa: E402
 
 DEV_DIR = REPO / "bench" / "kb_dev"
-OOS_SAMPLE_WEIGHT = float(__import__("os").environ.get("KB_TUNE_OOS_WEIGHT", "5"))
+OOS_SAMPLE_WEIGHT = 5.0  # an out-of-scope question weighs this many in-scope ones when fitting confidence
 
 
 def _queries(name: str) -> list[tuple[str, str | None]]:
@@ -134,10 +135,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", action="store_true", help="grid over field weights first")
     ap.add_argument("--confidence", action="store_true", help="fit the answer-confidence model (and stop)")
+    ap.add_argument("--quick", action="store_true", help="with --confidence: skip the centroid-weight grid")
     args = ap.parse_args()
     kept, held, oos = dev_set()
     if args.confidence:
-        confidence_fit(kept, held, oos, full="KB_TUNE_QUICK" not in __import__("os").environ)
+        confidence_fit(kept, held, oos, full=not args.quick)
         return
     if args.weights:
         weight_grid(kept, held)
