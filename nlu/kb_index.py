@@ -17,6 +17,7 @@ ANSWER_CONFIDENCE on, clarifies from CLARIFY_CONFIDENCE (or the old coverage flo
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Sequence
@@ -223,20 +224,15 @@ class KbIndex:
     def _cosines(self, text: str) -> np.ndarray:
         """Cosine of the (normalised) question with every entry's character centroid; a gram no entry holds
         still counts in the question's length, so a question mostly unknown to the index scores low."""
-        grams: dict[str, int] = {}
-        for g in _char_grams(text):
-            grams[g] = grams.get(g, 0) + 1
-        cols, weights, norm = [], [], 0.0
-        for g, tf in grams.items():
-            col = self._char_vocab.get(g)
-            w = (1.0 + np.log(tf)) * (self._char_idf[col] if col is not None else self._char_unknown_idf)
-            norm += w * w
-            if col is not None:
-                cols.append(col)
-                weights.append(w)
-        if not cols:
+        grams = Counter(_char_grams(text))
+        vocab = self._char_vocab
+        cols = np.fromiter((vocab.get(g, -1) for g in grams), dtype=np.int64, count=len(grams))
+        known = cols >= 0
+        if not known.any():
             return np.zeros(len(self.entries))
-        return _column_sums(self._centroids, np.asarray(cols, dtype=np.int64), np.asarray(weights) / np.sqrt(norm))
+        weights = 1.0 + np.log(np.fromiter(grams.values(), dtype=np.float64, count=len(grams)))
+        weights *= np.where(known, self._char_idf[np.maximum(cols, 0)], self._char_unknown_idf)
+        return _column_sums(self._centroids, cols[known], weights[known] / np.sqrt(np.dot(weights, weights)))
 
     def __len__(self) -> int:
         return len(self.entries)
