@@ -1,12 +1,18 @@
 """Choose the knowledge base's weights and answer thresholds on a development set, never on the held-out set.
 
-    python bench/kb_tune.py [--weights]
+    python bench/kb_tune.py [--weights | --confidence [--quick]]
 
 Development set (bench/kb_dev/): each entry's last paraphrase taken out of the index and asked as a
 question, the story-style questions of in_scope.yml (never in the entries) and the questions of
 out_of_scope.yml. Prints top-1 accuracy, then answered-correctly / wrong-answer rates (last paraphrases,
-stories, out of scope) over a grid of the answer thresholds (coverage, sure coverage, margin, fit), so the constants in nlu/kb_index.py can be set (and checked) from data. `--weights` first
+stories, out of scope) over a grid of the former answer rule's thresholds (coverage, sure coverage, margin,
+fit; nlu/kb_index.py), for comparison with the confidence model that answers now. `--weights` first
 prints top-1 over a grid of the index's field weights (question, answer, topic) and BM25 parameters.
+`--confidence` fits the answer-confidence model (nlu/kb_confidence.py) instead: top-1 over the character
+centroid's weight, then a logistic regression over the best hit's features with 5-fold cross-validation
+(the thresholds are chosen on the held-out folds' probabilities: most right answers minus five times the
+wrong ones, out-of-scope wrong answers counted twice since they are the easier ones to avoid), and prints
+the weights and thresholds to copy into nlu/kb_confidence.py.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from nlu import kb_index
 from ground.store.knowledge import read_kb_files  # noqa: E402
 
 DEV_DIR = REPO / "bench" / "kb_dev"
+OOS_SAMPLE_WEIGHT = 5.0  # an out-of-scope question weighs this many in-scope ones when fitting confidence
 
 
 def _queries(name: str) -> list[tuple[str, str | None]]:
@@ -67,11 +74,73 @@ def weight_grid(kept, held) -> None:
         setattr(kb_index, n, v)
 
 
+def featured(idx: kb_index.KbIndex, question: str):
+    """(best entry key or None, whether decide() may answer it at all, its confidence features)."""
+    found, context = idx._search(question, 2)
+    if not found:
+        return None, False, None
+    best, second = found[0], found[1] if len(found) > 1 else None
+    keys = kb_index.key_terms(question)
+    allowed = bool(keys) and kb_index.shares_key_entity(question, best.entry, keys)
+    return best.entry.key, allowed, idx.features(best, second, context, keys)
+
+
+def confidence_fit(kept, held, oos, full: bool = True) -> None:
+    """Centroid weight on top-1, then the confidence model with cross-validation, then its thresholds."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from nlu import kb_confidence
+
+    saved = kb_index.CENTROID_WEIGHT
+    for weight in (0.0, 1.0) if full else ():
+        kb_index.CENTROID_WEIGHT = weight
+        print(f"centroid weight {weight}: dev top-1 {top1(kb_index.KbIndex(kept), held):.1%}", flush=True)
+    kb_index.CENTROID_WEIGHT = saved
+    idx = kb_index.KbIndex(kept)
+    rows = [(featured(idx, q), k) for q, k in held] + [(featured(idx, q), None) for q in oos]
+    rows = [(r, k) for r, k in rows if r[2] is not None]
+    X = np.array([[f[name] for name in kb_confidence.FEATURES] for (_, _, f), _ in rows])
+    y = np.array([int(key == k) for (key, _, _), k in rows])
+    allowed = np.array([a for (_, a, _), _ in rows])
+    inside = np.array([k is not None for _, k in rows])
+    probs = np.zeros(len(rows))
+    weight = np.where(inside, 1.0, OOS_SAMPLE_WEIGHT)  # few out-of-scope questions, each a costly mistake
+    folds = StratifiedKFold(5, shuffle=True, random_state=7)
+    for train, test in folds.split(X, y * 2 + inside):
+        model = LogisticRegression(C=1.0, max_iter=1000).fit(X[train], y[train], sample_weight=weight[train])
+        probs[test] = model.predict_proba(X[test])[:, 1]
+    n_in, n_out = int(inside.sum()), int((~inside).sum())
+    print(f"dev rows: {n_in} in scope, {n_out} out of scope; top-1 of the rows {y[inside].mean():.1%}")
+    print(f"{'answer from':>12}{'right':>8}{'wrong in':>9}{'wrong out':>10}{'score':>7}")
+    best = None
+    for threshold in np.arange(0.30, 0.99, 0.02):
+        answered = allowed & (probs >= threshold)
+        right = int((answered & (y == 1)).sum())
+        wrong_in = int((answered & (y == 0) & inside).sum())
+        wrong_out = int((answered & ~inside).sum())
+        score = right - 5 * wrong_in - 10 * wrong_out
+        print(f"{threshold:>12.2f}{right / n_in:>8.1%}{wrong_in / n_in:>9.1%}{wrong_out / n_out:>10.1%}{score:>7}")
+        if best is None or score > best[0]:
+            best = (score, threshold)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(X, y, sample_weight=weight)
+    weights = {"intercept": round(float(model.intercept_[0]), 3),
+               **{n: round(float(w), 3) for n, w in zip(kb_confidence.FEATURES, model.coef_[0])}}
+    print(f"WEIGHTS = {weights}")
+    print(f"ANSWER_CONFIDENCE = {best[1]:.2f}  (cross-validated score {best[0]})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", action="store_true", help="grid over field weights first")
+    ap.add_argument("--confidence", action="store_true", help="fit the answer-confidence model (and stop)")
+    ap.add_argument("--quick", action="store_true", help="with --confidence: skip the centroid-weight grid")
     args = ap.parse_args()
     kept, held, oos = dev_set()
+    if args.confidence:
+        confidence_fit(kept, held, oos, full=not args.quick)
+        return
     if args.weights:
         weight_grid(kept, held)
     idx = kb_index.KbIndex(kept)

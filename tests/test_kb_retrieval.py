@@ -1,0 +1,70 @@
+"""Retrieval quality of the knowledge base (issue #18): the character view, the key-entity re-ranking and the
+answer-confidence model, on the real entries and on small hand-made ones."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from ground.store import knowledge as repository
+from ground.store.knowledge import Entry
+from nlu import kb_confidence
+from nlu.kb_index import KbIndex
+
+
+@pytest.fixture(scope="module")
+def real():
+    return KbIndex(repository.read_kb_files())
+
+
+@pytest.mark.parametrize("question", ["老年人乘公交有优惠吗", "我妈六十八了坐公交要花钱吗", "老人坐公交车能免费不"])
+def test_the_elderly_asking_about_buses_get_the_elderly_entry(real, question):
+    decision = real.decide(question)
+    assert decision.hit.entry.key == "yanglao-019", (decision.action, decision.hit.entry.question)
+    assert decision.action in ("answer", "clarify")
+    assert "canji" not in {h.entry.key.split("-")[0] for h in real.search(question, k=1)}
+
+
+@pytest.mark.parametrize("question", ["盲人坐公交要钱吗", "拿残疾证坐地铁免费吗"])
+def test_the_disabled_asking_about_buses_still_get_the_disabled_entry(real, question):
+    assert real.search(question, k=1)[0].entry.key == "canji-006"
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("养狗要办什么证", "yangquan-001"),
+    ("退休金每年啥时候调", "tuixiu-001"),
+    ("家里燃气要开通找谁", "shuidianqi-014"),
+])
+def test_the_issues_examples_rank_the_right_entry_first(real, question, expected):
+    decision = real.decide(question)
+    assert decision.hit.entry.key == expected and decision.action in ("answer", "clarify"), decision
+
+
+def test_out_of_scope_questions_are_not_answered(real):
+    for question in ("今天晚上吃什么好", "帮我写一首关于秋天的诗", "明天的股票会不会涨"):
+        assert real.decide(question).action != "answer", question
+
+
+def test_confidence_is_a_probability_and_grows_with_the_evidence():
+    weak = dict.fromkeys(kb_confidence.FEATURES, 0.0)
+    strong = {**weak, "fit": 1.0, "cosine": 0.8, "cosine_lead": 0.4, "margin": 0.5, "bm25_margin": 0.5,
+              "agree": 1.0, "key_share": 1.0, "coverage": 0.9}
+    assert 0.0 < kb_confidence.confidence(weak) < kb_confidence.CLARIFY_CONFIDENCE
+    assert kb_confidence.ANSWER_CONFIDENCE < kb_confidence.confidence(strong) < 1.0
+    assert kb_confidence.CLARIFY_CONFIDENCE < kb_confidence.ANSWER_CONFIDENCE
+
+
+ENTRIES = [
+    Entry("yl-1", "养老", "老年人坐公交免费吗", ("老人坐公交要钱吗",), "符合条件的老年人可以免费乘坐地面公交。"),
+    Entry("cj-1", "残疾人", "残疾人乘公交有优惠吗", ("残疾人坐公交免费吗", "残疾人乘车优惠"), "持证残疾人可以免费乘坐公交。"),
+    Entry("jy-1", "就业", "失业金怎么领", ("失业了怎么领钱",), "失业金在社保经办机构申领。"),
+]
+
+
+def test_the_answer_carries_its_confidence_and_the_character_view_bridges_jieba_cuts():
+    index = KbIndex(ENTRIES, day=date(2026, 12, 3))
+    decision = index.decide("失业金怎么领取")
+    assert decision.action == "answer" and decision.hit.entry.key == "jy-1"
+    assert decision.hit.confidence >= kb_confidence.ANSWER_CONFIDENCE and decision.hit.cosine > 0.5
+    # a word no entry holds as a jieba word ("失业保险" as one word) still meets the entry by its characters
+    assert index.search("失业保险的钱怎么领", k=1)[0].entry.key == "jy-1"
