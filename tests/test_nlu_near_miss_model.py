@@ -53,3 +53,24 @@ def test_near_misses_through_the_trained_model_no_false_alarm_and_no_miss() -> N
     missed = [(t, intents[t]) for t in DANGER if intents[t][0] != "emergency" or "action_emergency" not in intents[t][1]]
     assert not false_alarms, false_alarms
     assert not missed, missed
+
+
+def test_an_override_is_not_undone_by_rasas_fallback_classifier() -> None:
+    """Without the trained model: the guard, then Rasa's own FallbackClassifier as config.yml sets it. DIET
+    ranked "有人在我家门口撬锁" complain 0.94; forced to emergency 1.0, the two were within the classifier's
+    ambiguity threshold (0.1) and the citizen in danger heard "请再说一遍"."""
+    from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu.safety import EmergencyIntentGuard
+
+    fallback = next(c for c in yaml.safe_load((REPO_ROOT / "config.yml").read_text(encoding="utf-8"))["pipeline"]
+                    if c["name"] == "FallbackClassifier")
+    classifier = FallbackClassifier({**FallbackClassifier.get_default_config(),
+                                     **{k: v for k, v in fallback.items() if k != "name"}})
+    ranking = [{"name": "complain", "confidence": 0.936}, {"name": "emergency", "confidence": 0.05},
+               {"name": "consult", "confidence": 0.014}]
+    msg = Message(data={"text": "有人在我家门口撬锁", "intent": dict(ranking[0]), "intent_ranking": ranking})
+    classifier.process(EmergencyIntentGuard().process([msg]))
+    assert msg.get("intent")["name"] == "emergency"
+    assert [r["name"] for r in msg.get("intent_ranking")][:2] == ["emergency", "complain"]
