@@ -113,10 +113,16 @@ except ImportError:  # pragma: no cover
     GraphComponent = object  # type: ignore[assignment,misc]
 else:
 
+    # The rest of an overridden ranking keeps its order at most at this confidence: Rasa's FallbackClassifier
+    # (after the guards) calls a message ambiguous when its top two intents are within 0.1, and turned
+    # "有人在我家门口撬锁" (emergency 1.0, DIET's complain 0.94) into nlu_fallback ("请再说一遍").
+    OVERRIDDEN_MAX = 0.5
+
     def force_intent(message: Message, name: str) -> None:
         """Make `name` the message's intent with full confidence, first in its ranking (the guards' override)."""
         intent = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
-        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != name]
+        ranking = [{**r, PREDICTED_CONFIDENCE_KEY: min(float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0), OVERRIDDEN_MAX)}
+                   for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != name]
         message.set(INTENT, intent, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
 
