@@ -319,10 +319,12 @@ class KbIndex:
             return Decision("none", None)
         best, second = hits[0], hits[1] if len(hits) > 1 else None
         keys = context["keys"]
-        if keys and not any(k in self._said[self._position[best.entry.key]] for k in keys):  # shares_key_entity
+        if not keys:  # naming nothing ("那要带什么材料？" with no answer before it): no entry is the one to offer
+            return Decision("none", best, second)
+        if not any(k in self._said[self._position[best.entry.key]] for k in keys):  # shares_key_entity
             return Decision("none", best, second)
         best = replace(best, confidence=kb_confidence.confidence(self.features(best, second, context, keys)))
-        if keys and best.confidence >= kb_confidence.ANSWER_CONFIDENCE:  # naming nothing: never sure
+        if best.confidence >= kb_confidence.ANSWER_CONFIDENCE:
             return Decision("answer", best, second)
         if best.coverage >= CLARIFY_COVERAGE or best.confidence >= kb_confidence.CLARIFY_CONFIDENCE:
             return Decision("clarify", best, second)
