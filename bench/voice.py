@@ -244,8 +244,9 @@ async def memory_rounds(gw: VoiceGateway, rounds: int, calls: int, speech: bytes
         traced = tracemalloc.get_traced_memory()[0] / 2**20
         objs = live_objects()
         print(f"  round {i + 1:>2}: {calls * (i + 1):>4} calls, RSS {rss_mb():7.1f} MB, Python-traced {traced:6.1f} MB, "
-              f"alive after the calls: {objs}, busy recognizers {recognizers.busy_recognizers()}, "
-              f"idle {recognizers.idle_recognizers()}, sessions {len(gw.sessions)}, failed turns {run.failed}")
+              f"Python objects alive after the calls: {objs}, recognizers open {asr.live_recognizers()} "
+              f"(busy {recognizers.busy_recognizers()}, pooled {recognizers.idle_recognizers()}), "
+              f"sessions {len(gw.sessions)}, failed turns {run.failed}")
         if i == 0:
             first, rss_first = tracemalloc.take_snapshot(), rss_mb()
     if first is not None and rounds > 1:

@@ -34,6 +34,11 @@ async def _no_handoff(call_id: str, reason: str) -> None:
     return None
 
 
+def spoken(dialogue: RecordingDialogue) -> list[str]:
+    """What the caller said, as the dialogue received it."""
+    return [text for _, text, meta in dialogue.received if meta.get("input") == "speech"]
+
+
 async def test_first_call_is_greeted_heard_and_answered_while_the_pool_still_warms(model, tmp_path):
     """The pool is filling (as `seat serve voice` starts it, in the background) and its warm-up audio is held back,
     so the pool cannot finish during the call: the call is served all the same, by the recognizer being warmed."""
@@ -55,12 +60,12 @@ async def test_first_call_is_greeted_heard_and_answered_while_the_pool_still_war
         await until(lambda: pool._warming is not None, timeout=30)  # one recognizer made, its warm-up waiting
         speech = espeak(tmp_path, "안녕하세요 만나서 반갑습니다", "ko")
         async with SimulatedPhone("127.0.0.1", gw.audiosocket_port) as phone:
-            await phone.bot_spoke(phone.connected_at, quiet_s=0.5, timeout=30)  # the greeting
+            await until(lambda: len(dialogue.received) == 1, timeout=60)  # greeted, the dialogue asked
             ended = await phone.say(speech)
-            await phone.bot_spoke(ended, quiet_s=0.5, timeout=30)  # the answer to what was said
+            await until(lambda: len(spoken(dialogue)) == 1, timeout=120)  # heard and sent (a wait, not a timing)
+            await until(lambda: phone.bot_audio_since(ended) is not None, timeout=60)  # and answered
             assert not filling.done(), "the pool cannot have finished warming: its audio is held back"
-        spoken = [text for _, text, meta in dialogue.received if meta.get("input") == "speech"]
-        assert len(spoken) == 1 and KOREAN.search(spoken[0]), dialogue.received
+        assert KOREAN.search(spoken(dialogue)[0]), dialogue.received
         assert pool.taken == {"idle": 0, "warming": 1, "cold": 0}  # the half-warm one, no wait for a full pool
         await until(lambda: not gw.sessions)
         release_warm_audio.set()
@@ -84,11 +89,11 @@ async def test_a_call_finding_nothing_warm_gets_a_cold_recognizer_at_once(model,
     try:
         speech = espeak(tmp_path, "안녕하세요 만나서 반갑습니다", "ko")
         async with SimulatedPhone("127.0.0.1", gw.audiosocket_port) as phone:
-            await phone.bot_spoke(phone.connected_at, quiet_s=0.5, timeout=30)
+            await until(lambda: len(dialogue.received) == 1, timeout=60)
             ended = await phone.say(speech)
-            await phone.bot_spoke(ended, quiet_s=0.5, timeout=30)
-        spoken = [text for _, text, meta in dialogue.received if meta.get("input") == "speech"]
-        assert len(spoken) == 1 and KOREAN.search(spoken[0])
+            await until(lambda: len(spoken(dialogue)) == 1, timeout=120)
+            await until(lambda: phone.bot_audio_since(ended) is not None, timeout=60)
+        assert KOREAN.search(spoken(dialogue)[0])
         assert gw.pools[8000].taken == {"idle": 0, "warming": 0, "cold": 1}
     finally:
         await gw.stop()

@@ -83,7 +83,7 @@ class RecognizerPool:
             try:
                 await rec.finish()  # after the warm chunk in flight: drops the warm-up audio
             except BaseException:
-                rec.close()
+                _discard(rec)
                 raise
         else:
             rec = await self._new()
@@ -94,18 +94,24 @@ class RecognizerPool:
     async def release(self, rec: asr.Recognizer) -> None:
         """Take a call's recognizer back: reset and kept while there is room, else closed."""
         if self.closed or rec.closed or len(self._idle) >= self.idle_max:
-            rec.close()
+            _discard(rec)
             return
         try:
             await rec.finish(asr.CALL)  # drops what the caller said last (behind the turns that wait for theirs)
         except Exception:
-            rec.close()
+            _discard(rec)
             return
         if self.closed or len(self._idle) >= self.idle_max:
-            rec.close()
+            _discard(rec)
             return
         self._idle.append(rec)
         _count_idle(+1)
+        if len(self._idle) >= self.idle_max and self._warming is not None and not self._warming.closed:
+            # full again with warm ones: the spare being warmed is not needed (its warm-up would cost seconds of
+            # CPU, and it would be closed at the end)
+            spare, self._warming = self._warming, None
+            _discard(spare)
+            _count_idle(-1)
 
     def refill(self) -> None:
         """Keep one warmed spare: warm a new one in the background when none is idle."""
@@ -138,7 +144,7 @@ class RecognizerPool:
             except asyncio.CancelledError:
                 if self._warming is rec:
                     self._warming = None
-                    rec.close()
+                    _discard(rec)
                     _count_idle(-1)
                 raise
             except Exception as exc:
@@ -149,7 +155,7 @@ class RecognizerPool:
                 continue  # a call took it while it warmed
             self._warming = None
             if self.closed or len(self._idle) >= self.idle_max:
-                rec.close()
+                _discard(rec)
                 _count_idle(-1)
                 return
             self._idle.append(rec)
@@ -161,8 +167,16 @@ class RecognizerPool:
             self._filling.cancel()
             await asyncio.gather(self._filling, return_exceptions=True)
         while self._idle:
-            self._idle.pop().close()
+            _discard(self._idle.pop())
             _count_idle(-1)
+
+
+def _discard(rec: asr.Recognizer) -> None:
+    """Close a recognizer for good and give the memory of its decoding graph back."""
+    was_open = not rec.closed
+    rec.close()
+    if was_open:
+        asr.give_back_memory()
 
 
 async def acquire(pool: "RecognizerPool | None", model: "vosk.Model | None", sample_rate: int) -> Optional[asr.Recognizer]:
@@ -189,4 +203,4 @@ async def release(pool: "RecognizerPool | None", rec: asr.Recognizer) -> None:
     if pool is not None:
         await pool.release(rec)
     else:
-        rec.close()
+        _discard(rec)
