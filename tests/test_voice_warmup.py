@@ -34,6 +34,12 @@ async def _no_handoff(call_id: str, reason: str) -> None:
     return None
 
 
+async def listening(gw: VoiceGateway, phone: SimulatedPhone) -> None:
+    """The greeting has played and the call has its recognizer (it is taken while the greeting plays)."""
+    await phone.bot_spoke(phone.connected_at, quiet_s=0.5, timeout=120)
+    await until(lambda: gw.sessions[str(phone.uuid)]._recognizer is not None, timeout=120)
+
+
 def spoken(dialogue: RecordingDialogue) -> list[str]:
     """What the caller said, as the dialogue received it."""
     return [text for _, text, meta in dialogue.received if meta.get("input") == "speech"]
@@ -60,7 +66,7 @@ async def test_first_call_is_greeted_heard_and_answered_while_the_pool_still_war
         await until(lambda: pool._warming is not None, timeout=30)  # one recognizer made, its warm-up waiting
         speech = espeak(tmp_path, "안녕하세요 만나서 반갑습니다", "ko")
         async with SimulatedPhone("127.0.0.1", gw.audiosocket_port) as phone:
-            await until(lambda: len(dialogue.received) == 1, timeout=60)  # greeted, the dialogue asked
+            await listening(gw, phone)
             ended = await phone.say(speech)
             await until(lambda: len(spoken(dialogue)) == 1, timeout=120)  # heard and sent (a wait, not a timing)
             await until(lambda: phone.bot_audio_since(ended) is not None, timeout=60)  # and answered
@@ -89,7 +95,7 @@ async def test_a_call_finding_nothing_warm_gets_a_cold_recognizer_at_once(model,
     try:
         speech = espeak(tmp_path, "안녕하세요 만나서 반갑습니다", "ko")
         async with SimulatedPhone("127.0.0.1", gw.audiosocket_port) as phone:
-            await until(lambda: len(dialogue.received) == 1, timeout=60)
+            await listening(gw, phone)
             ended = await phone.say(speech)
             await until(lambda: len(spoken(dialogue)) == 1, timeout=120)
             await until(lambda: phone.bot_audio_since(ended) is not None, timeout=60)
