@@ -4,8 +4,9 @@
 11 digits (a phone number) end it, and otherwise it is sent after an inter-digit timeout (a single
 menu digit goes after the timeout too). It is pure and clocked by the caller (``now`` arguments).
 
-`GoertzelDetector` finds DTMF digits in 16-bit PCM with the Goertzel algorithm (one second-order
-IIR resonator per DTMF frequency, run with scipy's ``lfilter``), per 25.6 ms block (205 samples at
+`GoertzelDetector` finds DTMF digits in 16-bit PCM with the Goertzel measure (the power of the block at each
+DTMF frequency, |sum x[n] e^(-jwn)|^2, the same value the second-order Goertzel resonator gives, computed as one
+matrix product for the eight frequencies: it runs on every frame of every call), per 25.6 ms block (205 samples at
 8 kHz, the classic block size): a digit is the strongest row and column tone holding most of the
 block's energy, with at most 8 dB twist and no rival tone in its group, seen in two consecutive blocks.
 """
@@ -67,28 +68,26 @@ class GoertzelDetector:
     RIVAL_DB = 8.0  # the second tone of a group must be this much weaker
 
     def __init__(self, sample_rate: int = 8000, block_ms: float = 25.6) -> None:
-        from scipy.signal import lfilter  # lazy: scipy only for the Goertzel filter bank, not for the parser
-
-        self._lfilter = lfilter
         self.sample_rate = sample_rate
         self.block = max(64, round(sample_rate * block_ms / 1000))
-        self._coeffs = [2.0 * math.cos(2.0 * math.pi * f / sample_rate) for f in ROWS + COLS]
+        phase = np.outer([2.0 * math.pi * f / sample_rate for f in ROWS + COLS], np.arange(self.block))
+        self._basis = np.vstack([np.cos(phase), np.sin(phase)])  # (16, block): cosines then sines
         self._buf = np.zeros(0, dtype=np.float64)
         self._candidate: Optional[str] = None
         self._reported = False
         self.tone_active = False  # the last block held a DTMF tone
 
-    def _power(self, x: np.ndarray, coeff: float) -> float:
-        """Goertzel: s[n] = x[n] + coeff*s[n-1] - s[n-2]; power from the last two states."""
-        s = self._lfilter([1.0], [1.0, -coeff, 1.0], x)
-        s1, s2 = s[-1], s[-2]
-        return float(s1 * s1 + s2 * s2 - coeff * s1 * s2)
+    def _powers(self, x: np.ndarray) -> np.ndarray:
+        """The block's power at the eight DTMF frequencies (what the Goertzel resonator
+        s[n] = x[n] + 2cos(w)s[n-1] - s[n-2] gives from its last two states)."""
+        proj = self._basis @ x
+        return proj[:8] ** 2 + proj[8:] ** 2
 
     def _classify(self, x: np.ndarray) -> Optional[str]:
         energy = float(np.dot(x, x))
         if energy < (self.MIN_RMS ** 2) * len(x):
             return None
-        share = [2.0 * self._power(x, c) / (len(x) * energy) for c in self._coeffs]  # ~1 for a pure tone
+        share = (2.0 / (len(x) * energy) * self._powers(x)).tolist()  # ~1 for a pure tone
         rows, cols = share[:4], share[4:]
         r, c = int(np.argmax(rows)), int(np.argmax(cols))
         if rows[r] + cols[c] < self.MIN_SHARE:

@@ -96,6 +96,7 @@ class CallSession:
         self._turn_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._asr_buf = bytearray()
+        self._held = bytearray()  # quiet audio after words, not (yet) decoded: see _recognise
         self._asr_chunk = max(2, config.sample_rate * config.asr_chunk_ms // 1000 * 2)
         self._loud_ms = 0.0
         self._utterance_ms = 0.0
@@ -144,6 +145,7 @@ class CallSession:
         self._gate = EnergyGate(sample_rate, self.config.vad_hangover_ms, self.config.vad_preroll_ms)
         self._asr_chunk = max(2, sample_rate * self.config.asr_chunk_ms // 1000 * 2)
         self._asr_buf.clear()
+        self._held.clear()
         old, self._recognizer = self._recognizer, None
         if old is not None:
             await _release(self._recognizer_pool, old)
@@ -344,13 +346,27 @@ class CallSession:
 
     async def _recognise(self, chunk: bytes) -> None:
         assert self._recognizer is not None
-        event = await self._recognizer.accept(chunk)
-        if self.ended:  # hung up meanwhile: the recognizer may be back in its pool
-            return
-        if isinstance(event, Partial):
-            self._silence.activity()
-            await self._emit(PartialTranscript(event.text))
-        ended = self._endpointer.feed(chunk, event)
+        endpointer = self._endpointer
+        event: Partial | Final | None = None
+        if endpointer.heard_speech and pcm_rms(chunk) < endpointer.rms_threshold / 2:
+            # Quiet after words: held back, not decoded. The turn usually ends inside it (the endpointer counts
+            # it at once, so the end of a turn never waits for its silence to pass the decoder's queue, and that
+            # silence costs no decoding); if the caller speaks again it goes to the decoder first, so the
+            # recognizer hears the pause.
+            self._held += chunk
+        else:
+            if self._held:
+                chunk_in = bytes(self._held) + chunk
+                self._held.clear()
+            else:
+                chunk_in = chunk
+            event = await self._recognizer.accept(chunk_in)
+            if self.ended:  # hung up meanwhile: the recognizer may be back in its pool
+                return
+            if isinstance(event, Partial):
+                self._silence.activity()
+                await self._emit(PartialTranscript(event.text))
+        ended = endpointer.feed(chunk, event)
         if self._endpointer.heard_speech:
             self._utterance_ms += len(chunk) / 2 / self.config.sample_rate * 1000.0
         if not ended and self._utterance_ms >= self.config.max_utterance_s * 1000.0:
@@ -367,6 +383,7 @@ class CallSession:
         self._utterance_ms, self._fed = 0.0, False
         self._gate.shut(bytes(self._asr_buf))  # the silence after it is not decoded: new words reopen the gate
         self._asr_buf.clear()
+        self._held.clear()
         text = event.text if isinstance(event, Final) else (await self._recognizer.finish()).text
         self._endpointer.reset()
         if self.ended:
