@@ -2,7 +2,7 @@
 
 Rasa keeps no conversation state in the process: the tracker is in the SQL tracker store (DATABASE_URL) and
 the per-conversation lock in Redis (REDIS_URL), so any server can take any message. The balancer spreads
-requests round robin, checks each server's health every second, and sends a request whose connection is
+conversations by sender id, checks each server's health every second, and sends a request whose connection is
 refused to another server (`option redispatch`, `retries`): a stopped server costs its conversations nothing.
 A request already inside a server when it dies is not re-sent (a chat message is not idempotent).
 
@@ -35,7 +35,7 @@ def haproxy_config(port: int, backends: list[Backend], bind: str = "127.0.0.1", 
     """haproxy.cfg balancing HTTP on `bind:port` over `backends` (round robin, health-checked).
 
     socket.io (the citizen page's channel) keeps per-connection state in the server that accepted it, so its
-    requests stay on one server per client address; REST messages are spread one by one.
+    requests stay on one server per client address; REST messages are spread by conversation (sender id).
     """
     if not backends:
         raise ValueError("the balancer needs at least one backend")
@@ -60,7 +60,11 @@ frontend chat
   default_backend rasa
 
 backend rasa
-  balance roundrobin
+  # one conversation's messages go to one server (hash of the REST body's "sender"): its tracker stays warm in
+  # that server (seat.rasa_stores) and rides out a database outage there; other requests: round robin
+  option http-buffer-request
+  balance hash req.body,json_query('$.sender')
+  hash-type consistent
   option httpchk GET {HEALTH_PATH}
   default-server check inter 1s fall 2 rise 1
   http-response set-header {NODE_HEADER} %s

@@ -76,5 +76,6 @@ def test_admin_publishes_to_every_rasa_process():
 def test_balancer_config_lists_every_backend():
     cfg = haproxy_config(8000, [Backend("a", "10.0.0.1", 5005), Backend("b", "10.0.0.2", 5005)])
     assert cfg.count("server a 10.0.0.1:5005") == 2 and cfg.count("server b 10.0.0.2:5005") == 2
+    assert "balance hash req.body,json_query('$.sender')" in cfg  # one conversation, one server
     with pytest.raises(ValueError):
         haproxy_config(8000, [])
