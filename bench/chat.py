@@ -17,6 +17,7 @@ so that the comparison counts answers, not refusals; 503s are counted and report
     .venv/bin/python bench/chat.py --db postgresql://postgres@127.0.0.1:5432/bench \
         --redis redis://127.0.0.1:6379/3 --json out.json  # the seat as `make run` with REDIS_URL (RASA_PROCESSES)
     .venv/bin/python bench/chat.py --profile /tmp/prof    # py-spy the full stack's processes during the last level
+    BENCH_PORT_BASE=20000 .venv/bin/python bench/chat.py  # ports from 20000 up (a shared box)
     .venv/bin/python bench/chat.py --conversations 4 --concurrency 1,4 --json out.json
 """
 from __future__ import annotations
@@ -100,11 +101,18 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[int(rank) - 1]
 
 
+_PORTS = iter(range(int(os.environ.get("BENCH_PORT_BASE", "0")) or 0, 65536)) if os.environ.get("BENCH_PORT_BASE") else None
+
+
 def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port nothing listens on right now (from BENCH_PORT_BASE up when set, else any)."""
+    while True:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", next(_PORTS) if _PORTS else 0))
+            except OSError:
+                continue
+            return s.getsockname()[1]
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -155,7 +163,7 @@ class Stack:
         self.rss: dict[str, float] = {}
         self.rss_before: dict[str, float] = {}
 
-    def start(self, timeout: float = 420) -> None:
+    def start(self, timeout: float = 1200) -> None:
         """Start the launcher and wait for 'all services are up' in its log."""
         for svc in self.svcs:
             svc.env.update(self.env)
@@ -322,7 +330,11 @@ def make_stack(name: str, model: Path, db_url: str, tmp: Path, full: bool, redis
         ports = [free_port() for _ in range(scaling.processes)]
         svcs = [services.action_server(settings), *services.rasa_tier(settings, model, endpoints, ports=ports)]
         print(f"== {name}: {scaling.why}", flush=True)
-    else:
+    else:  # Rasa's own SQL tracker store on the SQLite file and in-memory locks: nothing of the seat's
+        endpoints.write_text(json.dumps({
+            "action_endpoint": {"url": settings.rasa.action_endpoint},
+            "tracker_store": {"type": "SQL", "dialect": "sqlite", "db": db_url.removeprefix("sqlite:///")},
+        }), encoding="utf-8")
         bare = services.rasa_server(settings, model, endpoints)
         bare.argv = [sys.executable, "-m", "rasa", *bare.argv[3:], "--auth-token", settings.rasa.auth_token or ""]
         svcs = [bare]
