@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 from typing import Any, Dict
 
-from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
@@ -44,5 +43,3 @@ def install() -> None:
     """Patch this Rasa process (seat.rasa_run calls it before Rasa starts)."""
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
 
-
-__all__ = ["install", "ValidationError"]
