@@ -1,10 +1,23 @@
 """Chat benchmark: the full seat (REST → Rasa → action server → tickets) next to a bare `rasa run`.
 
-Both stacks use the same model on this box, one after the other, on free ports. Each virtual citizen
-files the same noise complaint with its own sender id. Reported per stack and concurrency: conversations/s,
-messages/s and per-message latency p50/p99, then the ratio full/baseline.
+Both stacks use the same model on this box, one after the other, on free ports. The full seat is started
+as `make run` starts it (seat.services: the action server and the Rasa tier, which is several Rasa processes
+behind HAProxy when a Redis lock store is given, seat.scaling); the baseline is one plain `rasa run` process
+(`python -m rasa run`, the seat's tracker store on a SQLite file, no action server). Each virtual citizen files
+the same noise complaint with its own sender id. Reported per stack and concurrency: conversations/s,
+messages/s, per-message latency p50/p99, CPU seconds per message (every process of the stack), HTTP 503s (chat
+admission), RSS per service before and after the run, then the ratio full/baseline and the box's load average
+(other work on the box moves absolute figures; the ratios less).
 
-    .venv/bin/python bench/chat.py                       # default run (c=1 and c=20)
+Chat admission (CHAT_MAX_INFLIGHT / CHAT_MAX_QUEUE, per Rasa process) stays on in the full stack, but its
+queue wait is raised (CHAT_QUEUE_TIMEOUT_S=120, CHAT_MAX_QUEUE=256: `--admission default` keeps the defaults)
+so that the comparison counts answers, not refusals; 503s are counted and reported either way.
+
+    .venv/bin/python bench/chat.py                       # default run (c=1 and c=20), SQLite, one Rasa process
+    .venv/bin/python bench/chat.py --db postgresql://postgres@127.0.0.1:5432/bench \
+        --redis redis://127.0.0.1:6379/3 --json out.json  # the seat as `make run` with REDIS_URL (RASA_PROCESSES)
+    .venv/bin/python bench/chat.py --profile /tmp/prof    # py-spy the full stack's processes during the last level
+    BENCH_PORT_BASE=20000 .venv/bin/python bench/chat.py  # ports from 20000 up (a shared box)
     .venv/bin/python bench/chat.py --conversations 4 --concurrency 1,4 --json out.json
 """
 from __future__ import annotations
@@ -31,7 +44,10 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from seat import services  # noqa: E402
 from seat.launcher import Service  # noqa: E402
+from seat.scaling import RasaScaling  # noqa: E402
 from ground.settings import Settings  # noqa: E402
+
+BENCH_ADMISSION = {"CHAT_QUEUE_TIMEOUT_S": "120", "CHAT_MAX_QUEUE": "256"}
 
 CONVERSATION = [
     "我要投诉，我家旁边的工地每天晚上十一点以后还在施工，吵得根本睡不着",
@@ -59,16 +75,21 @@ class LevelResult:
     messages: int
     seconds: float
     errors: int
+    busy: int = 0  # HTTP 503 (chat admission refused the message)
+    cpu_s: float = float("nan")
+    load: str = ""
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     conv_per_s = property(lambda self: self.conversations / self.seconds)
     msg_per_s = property(lambda self: self.messages / self.seconds)
     p50 = property(lambda self: percentile(self.latencies_ms, 50))
     p99 = property(lambda self: percentile(self.latencies_ms, 99))
+    cpu_ms_per_msg = property(lambda self: 1000 * self.cpu_s / self.messages if self.messages else float("nan"))
 
     def summary(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k != "latencies_ms"}
-        return {**d, "conv_per_s": self.conv_per_s, "msg_per_s": self.msg_per_s, "p50_ms": self.p50, "p99_ms": self.p99}
+        return {**d, "conv_per_s": self.conv_per_s, "msg_per_s": self.msg_per_s, "p50_ms": self.p50, "p99_ms": self.p99,
+                "cpu_ms_per_msg": self.cpu_ms_per_msg}
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -80,11 +101,38 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[int(rank) - 1]
 
 
+_PORTS = iter(range(int(os.environ.get("BENCH_PORT_BASE", "0")) or 0, 65536)) if os.environ.get("BENCH_PORT_BASE") else None
+
+
 def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port nothing listens on right now (from BENCH_PORT_BASE up when set, else any)."""
+    while True:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", next(_PORTS) if _PORTS else 0))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pgids: set[int]) -> float:
+    """User + system CPU seconds used so far by the live processes of these process groups."""
+    total = 0.0
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) in pgids:
+                total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def rss_mb(pgid: int) -> tuple[float, int]:
@@ -113,8 +161,9 @@ class Stack:
         self.url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
         self.proc: subprocess.Popen | None = None
         self.rss: dict[str, float] = {}
+        self.rss_before: dict[str, float] = {}
 
-    def start(self, timeout: float = 420) -> None:
+    def start(self, timeout: float = 1200) -> None:
         """Start the launcher and wait for 'all services are up' in its log."""
         for svc in self.svcs:
             svc.env.update(self.env)
@@ -140,6 +189,10 @@ class Stack:
         """Service name → pid (= its process group), from the launcher's log."""
         return {m[0]: int(m[1]) for m in re.findall(r"started (\S+) \(pid (\d+)\)", self.log.read_text(errors="replace"))}
 
+    def cpu(self) -> float:
+        """CPU seconds used so far by every process of the stack's services (HAProxy included)."""
+        return cpu_seconds(set(self.service_pids().values()))
+
     def memory(self) -> dict[str, tuple[float, int]]:
         """RSS in MB and process count of each service's process group."""
         return {name: rss_mb(pid) for name, pid in self.service_pids().items()}
@@ -160,8 +213,9 @@ class Stack:
             self.proc.wait()
 
 
-async def converse(http: aiohttp.ClientSession, url: str, latencies: list[float]) -> int:
-    """One citizen's conversation; appends per-message latencies, returns the number of failed messages."""
+async def converse(http: aiohttp.ClientSession, url: str, latencies: list[float], busy: list[int]) -> int:
+    """One citizen's conversation; appends per-message latencies, returns the number of failed messages
+    (503s, counted in `busy` too, are failures: the citizen got no answer)."""
     sender, errors = f"bench-{uuid.uuid4().hex}", 0
     for text in CONVERSATION:
         t0 = time.perf_counter()
@@ -169,6 +223,7 @@ async def converse(http: aiohttp.ClientSession, url: str, latencies: list[float]
             async with http.post(url, json={"sender": sender, "message": text}) as resp:
                 await resp.read()
                 ok = resp.status == 200
+                busy[0] += resp.status == 503
         except (aiohttp.ClientError, asyncio.TimeoutError):
             ok = False
         latencies.append((time.perf_counter() - t0) * 1000)
@@ -176,9 +231,9 @@ async def converse(http: aiohttp.ClientSession, url: str, latencies: list[float]
     return errors
 
 
-async def run_level(url: str, concurrency: int, conversations: int) -> tuple[float, list[float], int]:
-    """`conversations` conversations by `concurrency` workers: wall seconds, latencies (ms), errors."""
-    remaining, errors = conversations, 0
+async def run_level(url: str, concurrency: int, conversations: int) -> tuple[float, list[float], int, int]:
+    """`conversations` conversations by `concurrency` workers: wall seconds, latencies (ms), errors, 503s."""
+    remaining, errors, busy = conversations, 0, [0]
     latencies: list[float] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as http:
@@ -187,29 +242,52 @@ async def run_level(url: str, concurrency: int, conversations: int) -> tuple[flo
             nonlocal errors, remaining
             while remaining > 0:
                 remaining -= 1
-                errors += await converse(http, url, latencies)
+                errors += await converse(http, url, latencies, busy)
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - t0, latencies, errors
+        return time.perf_counter() - t0, latencies, errors, busy[0]
 
 
-def bench_stack(stack: Stack, levels: list[tuple[int, int]], warmup: int) -> tuple[list[LevelResult], int]:
+def start_profiles(stack: Stack, out_dir: Path, seconds: int) -> list[subprocess.Popen]:
+    """py-spy (collapsed stacks, `--format raw`) on the stack's Rasa and action server processes."""
+    spy = Path(sys.executable).with_name("py-spy")
+    procs = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, pid in stack.service_pids().items():
+        if name.startswith("rasa") or name == "actions":
+            target = out_dir / f"{stack.name}-{name}.txt"
+            procs.append(subprocess.Popen([str(spy), "record", "--pid", str(pid), "--duration", str(seconds),
+                                           "--rate", "50", "--format", "raw", "--nonblocking", "-o", str(target)],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return procs
+
+
+def bench_stack(stack: Stack, levels: list[tuple[int, int]], warmup: int,
+                profile: Path | None = None) -> tuple[list[LevelResult], int]:
     """Start the stack, run warm-up + measured conversations per level, stop it; results and conversations run."""
     print(f"== {stack.name}: starting (log {stack.log})", flush=True)
     stack.start()
     results: list[LevelResult] = []
     total = 0
     try:
-        for conc, n in levels:
+        mem = stack.memory()
+        stack.rss_before = {k: round(mb, 1) for k, (mb, _) in mem.items()}
+        print("   rss at start: " + ", ".join(f"{k} {mb:.0f} MB ({n} proc)" for k, (mb, n) in mem.items()), flush=True)
+        for i, (conc, n) in enumerate(levels):
             if warmup:
                 asyncio.run(run_level(stack.url, min(conc, warmup), warmup))
-            secs, lat, errs = asyncio.run(run_level(stack.url, conc, n))
+            spies = start_profiles(stack, profile, 40) if profile and i == len(levels) - 1 else []
+            cpu0 = stack.cpu()
+            secs, lat, errs, busy = asyncio.run(run_level(stack.url, conc, n))
+            cpu = stack.cpu() - cpu0
+            for spy in spies:
+                spy.wait()
             total += warmup + n
-            res = LevelResult(stack.name, conc, n, len(lat), secs, errs, lat)
+            res = LevelResult(stack.name, conc, n, len(lat), secs, errs, busy, cpu, load_average(), lat)
             results.append(res)
             print(f"   c={conc:<3} {n} conversations in {secs:.1f}s  p50 {res.p50:.0f} ms  p99 {res.p99:.0f} ms"
-                  f"  errors {errs}", flush=True)
+                  f"  cpu {res.cpu_ms_per_msg:.0f} ms/msg  errors {errs} (503: {busy})  load {res.load}", flush=True)
         mem = stack.memory()
         stack.rss = {k: round(mb, 1) for k, (mb, _) in mem.items()}
         print("   rss after run: " + ", ".join(f"{k} {mb:.0f} MB ({n} proc)" for k, (mb, n) in mem.items()), flush=True)
@@ -233,25 +311,44 @@ def count_tickets(url: str) -> int:
         engine.dispose()
 
 
-def make_stack(name: str, model: Path, db_url: str, tmp: Path, with_actions: bool) -> Stack:
-    """The full seat (actions + rasa) or a bare rasa whose action endpoint is a closed port."""
+def make_stack(name: str, model: Path, db_url: str, tmp: Path, full: bool, redis_url: str | None = None,
+               admission: str = "bench") -> Stack:
+    """The full seat (actions + the Rasa tier as `make run` builds it) or one bare `rasa run` without actions."""
     action_port = free_port()
+    env = {"DATABASE_URL": db_url, "SEAT_LOG_PII": "0", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+           "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", "REDIS_URL": redis_url if full and redis_url else ""}
+    if full and admission == "bench":
+        env.update(BENCH_ADMISSION)
+    passed = {k: v for k, v in os.environ.items() if k in ("RASA_PROCESSES", "RASA_SCALING")}
     settings = Settings.from_env({
-        "DATABASE_URL": db_url, "RASA_PORT": str(free_port()), "ACTION_PORT": str(action_port),
+        **passed, **env, "RASA_PORT": str(free_port()), "ACTION_PORT": str(action_port),
         "RASA_AUTH_TOKEN": uuid.uuid4().hex, "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
     })
     endpoints = services.write_endpoints(settings, tmp / f"endpoints-{name}.yml")
-    svcs = [services.rasa_server(settings, model, endpoints)]
-    if with_actions:
-        svcs.insert(0, services.action_server(settings))
-    env = {"DATABASE_URL": db_url, "SEAT_LOG_PII": "0", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-           "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    if full:
+        scaling = RasaScaling.of(settings)
+        ports = [free_port() for _ in range(scaling.processes)]
+        svcs = [services.action_server(settings), *services.rasa_tier(settings, model, endpoints, ports=ports)]
+        print(f"== {name}: {scaling.why}", flush=True)
+    else:  # Rasa's own SQL tracker store on the SQLite file and in-memory locks: nothing of the seat's
+        endpoints.write_text(json.dumps({
+            "action_endpoint": {"url": settings.rasa.action_endpoint},
+            "tracker_store": {"type": "SQL", "dialect": "sqlite", "db": db_url.removeprefix("sqlite:///")},
+        }), encoding="utf-8")
+        bare = services.rasa_server(settings, model, endpoints)
+        bare.argv = [sys.executable, "-m", "rasa", *bare.argv[3:], "--auth-token", settings.rasa.auth_token or ""]
+        svcs = [bare]
     return Stack(name, svcs, env, settings.rasa.port, tmp / f"{name}.log")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="database of the full stack (default: fresh SQLite file in a temp dir)")
+    parser.add_argument("--redis", help="REDIS_URL of the full stack: Redis locks, several Rasa processes")
+    parser.add_argument("--admission", choices=("bench", "default"), default="bench",
+                        help="bench: long chat queue wait (no 503 by design); default: the seat's defaults")
+    parser.add_argument("--profile", type=Path, help="py-spy the full stack's Rasa and action server into this dir")
+    parser.add_argument("--stacks", default="full,baseline", help="which stacks to run (default full,baseline)")
     parser.add_argument("--concurrency", default="1,20", help="comma-separated levels (default 1,20)")
     parser.add_argument("--conversations", type=int, help="measured conversations per level (default 20 at c=1, 60 else)")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured conversations before each level")
@@ -264,7 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     model = ensure_model()
     concs = [int(c) for c in args.concurrency.split(",") if c.strip()]
     levels = [(c, args.conversations or (20 if c == 1 else 60)) for c in concs]
-    out: dict = {"model": model.name, "cpus": os.cpu_count(), "warmup": args.warmup, "stacks": {}}
+    out: dict = {"model": model.name, "cpus": os.cpu_count(), "warmup": args.warmup, "stacks": {},
+                 "admission": BENCH_ADMISSION if args.admission == "bench" else "defaults",
+                 "load_before": load_average()}
+    print(f"load average before: {out['load_before']} ({os.cpu_count()} CPUs)", flush=True)
     results: list[LevelResult] = []
     with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmpdir:
         tmp = Path(tmpdir)
@@ -272,22 +372,30 @@ def main(argv: list[str] | None = None) -> int:
         migrate(full_db)
         migrate(base_db)
         before = count_tickets(full_db)
+        wanted = [s.strip() for s in args.stacks.split(",")]
         for name, db, actions in (("full", full_db, True), ("baseline", base_db, False)):
-            stack = make_stack(name, model, db, tmp, actions)
-            res, total = bench_stack(stack, levels, args.warmup)
+            if name not in wanted:
+                continue
+            stack = make_stack(name, model, db, tmp, actions, args.redis, args.admission)
+            res, total = bench_stack(stack, levels, args.warmup, args.profile if actions else None)
             results += res
-            out["stacks"][name] = {"rss_mb": stack.rss, "conversations_run": total}
+            out["stacks"][name] = {"rss_mb_start": stack.rss_before, "rss_mb": stack.rss,
+                                   "conversations_run": total}
             if name == "full":
                 written = count_tickets(full_db) - before
                 print(f"   tickets written: {written}/{total}", flush=True)
                 out["stacks"][name]["tickets_written"] = written
+    out["load_after"] = load_average()
     print_table(results)
+    print_rss(out["stacks"])
+    print(f"load average before {out['load_before']}, after {out['load_after']} ({os.cpu_count()} CPUs)")
     out["results"] = [r.summary() for r in results]
     out["ratio_full_over_baseline"] = ratios(results)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
         print(f"results written to {args.json}")
-    tickets_ok = out["stacks"]["full"]["tickets_written"] == out["stacks"]["full"]["conversations_run"]
+    full = out["stacks"].get("full")
+    tickets_ok = full is None or full["tickets_written"] == full["conversations_run"]
     return 0 if tickets_ok and not any(r.errors for r in results if r.stack == "full") else 1
 
 
@@ -298,20 +406,31 @@ def ratios(results: list[LevelResult]) -> dict[str, dict[str, float]]:
     for (stack, conc), full in by.items():
         base = by.get(("baseline", conc))
         if stack == "full" and base:
-            out[f"c={conc}"] = {m: getattr(full, m) / getattr(base, m) for m in ("conv_per_s", "msg_per_s", "p50", "p99")}
+            out[f"c={conc}"] = {m: getattr(full, m) / getattr(base, m)
+                                for m in ("conv_per_s", "msg_per_s", "p50", "p99", "cpu_ms_per_msg")}
     return out
 
 
 def print_table(results: list[LevelResult]) -> None:
     """The results table and the full/baseline ratios."""
-    print(f"\n{'stack':<9} {'conc':>4} {'convs':>5} {'msgs':>5} {'conv/s':>7} {'msg/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    print(f"\n{'stack':<9} {'conc':>4} {'convs':>5} {'msgs':>5} {'conv/s':>7} {'msg/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'cpu ms/msg':>10} {'errors':>6} {'503':>5}")
     for r in sorted(results, key=lambda r: (r.concurrency, r.stack != "full")):
         print(f"{r.stack:<9} {r.concurrency:>4} {r.conversations:>5} {r.messages:>5} {r.conv_per_s:>7.2f} "
-              f"{r.msg_per_s:>7.2f} {r.p50:>8.0f} {r.p99:>8.0f} {r.errors:>6}")
-    print("\nratio full/baseline")
-    print(f"{'conc':>4} {'conv/s':>7} {'msg/s':>7} {'p50':>7} {'p99':>7}")
+              f"{r.msg_per_s:>7.2f} {r.p50:>8.0f} {r.p99:>8.0f} {r.cpu_ms_per_msg:>10.0f} {r.errors:>6} {r.busy:>5}")
+    print("\nratio full/baseline (targets at c=20: msg/s >= 1.5, p99 <= 1.0, cpu/msg <= 1.2)")
+    print(f"{'conc':>4} {'conv/s':>7} {'msg/s':>7} {'p50':>7} {'p99':>7} {'cpu/msg':>8}")
     for key, m in ratios(results).items():
-        print(f"{key[2:]:>4} {m['conv_per_s']:>7.2f} {m['msg_per_s']:>7.2f} {m['p50']:>7.2f} {m['p99']:>7.2f}")
+        print(f"{key[2:]:>4} {m['conv_per_s']:>7.2f} {m['msg_per_s']:>7.2f} {m['p50']:>7.2f} {m['p99']:>7.2f} "
+              f"{m['cpu_ms_per_msg']:>8.2f}")
+
+
+def print_rss(stacks: dict) -> None:
+    """RSS per service at start and after the run (MB)."""
+    print("\nRSS per service, MB (at start -> after the run)")
+    for name, info in stacks.items():
+        print(f"{name:<9} " + ", ".join(f"{svc} {info['rss_mb_start'].get(svc, float('nan')):.0f} -> {mb:.0f}"
+                                        for svc, mb in info["rss_mb"].items()))
 
 
 if __name__ == "__main__":

@@ -386,6 +386,28 @@ VOICE_CONTROL_TOKEN_HEADER = "X-Seat-Voice-Token"
 # --- end of the exposure and secrets block ------------------------------------------------------------------
 
 
+# --- Rasa tier (issue 15): how many Rasa processes answer on RASA_PORT ------------------------------------------
+RASA_SCALING_MODES = ("haproxy", "workers")
+
+
+@dataclass(frozen=True)
+class TierSettings:
+    """RASA_PROCESSES / RASA_SCALING (seat.scaling decides what applies: one process without REDIS_URL)."""
+
+    rasa_processes: int = field(default_factory=lambda: os.cpu_count() or 1)  # RASA_PROCESSES
+    rasa_scaling: str = "haproxy"  # RASA_SCALING: "haproxy" (N processes behind HAProxy) or "workers" (SANIC_WORKERS)
+    rasa_urls_given: bool = False  # RASA_URLS set by hand: the launcher keeps it for the console
+
+
+def _tier(env: Mapping[str, str]) -> TierSettings:
+    mode = (env.get("RASA_SCALING") or "haproxy").strip()
+    if mode not in RASA_SCALING_MODES:
+        raise ValueError(f"RASA_SCALING={mode!r} is not one of {', '.join(RASA_SCALING_MODES)}")
+    return TierSettings(rasa_processes=_at_least_one(env, "RASA_PROCESSES", os.cpu_count() or 1),
+                        rasa_scaling=mode, rasa_urls_given=bool(env.get("RASA_URLS")))
+# --- end of the Rasa tier block ------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable by environment variables (see README, 'Settings')."""
@@ -404,6 +426,7 @@ class Settings:
     timezone: str = DEFAULT_TIMEZONE  # SEAT_TIMEZONE
     load: LoadSettings = field(default_factory=LoadSettings)  # issue 14: chat admission in front of Rasa
     metrics: MetricsSettings = field(default_factory=MetricsSettings)  # issue 14: Prometheus endpoints
+    tier: TierSettings = field(default_factory=TierSettings)  # issue 15: Rasa processes on RASA_PORT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -440,6 +463,7 @@ class Settings:
             timezone=env.get("SEAT_TIMEZONE", DEFAULT_TIMEZONE),
             load=_load(env),
             metrics=_metrics(env),
+            tier=_tier(env),
         )
 
 

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from seat.launcher import Service
+from seat.scaling import RasaScaling, backend_urls, scaled_rasa_tier
 import os
 import yaml
 
@@ -42,7 +43,7 @@ def action_server(settings: Settings) -> Service:
     )
 
 
-def rasa_server(settings: Settings, model: Path, endpoints: Path | None = None) -> Service:
+def rasa_server(settings: Settings, model: Path, endpoints: Path | None = None, name: str = "rasa") -> Service:
     """Rasa with the REST channel and the HTTP API behind a token, on RASA_HOST (loopback by default).
 
     The token reaches Rasa in the environment (seat.rasa_run hands it to Rasa's parser in-process), never in
@@ -51,7 +52,7 @@ def rasa_server(settings: Settings, model: Path, endpoints: Path | None = None) 
     token_at = "RASA_AUTH_TOKEN" if settings.rasa.auth_token else RUN_DIR / "rasa_token"
     host = settings.internal.rasa_host
     return Service(
-        name="rasa",
+        name=name,
         argv=[
             sys.executable, "-m", "seat.rasa_run", "run",  # rasa, loading published models off its event loop
             "--model", str(model),
@@ -68,6 +69,17 @@ def rasa_server(settings: Settings, model: Path, endpoints: Path | None = None) 
         ),
         env={"RASA_AUTH_TOKEN": rasa_auth_token(settings)},
     )
+
+
+def rasa_tier(settings: Settings, model: Path, endpoints: Path | None = None,
+              ports: list[int] | None = None) -> list[Service]:
+    """The Rasa servers answering on RASA_PORT: one process, or several when REDIS_URL is set (see seat.scaling)."""
+    scaling = RasaScaling.of(settings)
+    if scaling.processes <= 1:
+        return [rasa_server(settings, model, endpoints)]
+    endpoints = endpoints or write_endpoints(settings)
+    return scaled_rasa_tier(settings, scaling, lambda s, name: rasa_server(s, model, endpoints, name), ports,
+                            run_dir=RUN_DIR)
 
 
 def voice_gateway(settings: Settings) -> Service:
@@ -124,5 +136,9 @@ def callback_worker(settings: Settings) -> Service:
 
 def all_services(settings: Settings, model: Path) -> list[Service]:
     """Every service `make run` starts, in start order."""
-    return [action_server(settings), rasa_server(settings, model), voice_gateway(settings), web_server(settings),
-            admin_server(settings), callback_worker(settings)]
+    tier = rasa_tier(settings, model)
+    admin = admin_server(settings)
+    if backend_urls(tier) and not settings.tier.rasa_urls_given:
+        admin.env["RASA_URLS"] = ",".join(backend_urls(tier))  # publish a model to every Rasa process
+    return [action_server(settings), *tier, voice_gateway(settings), web_server(settings), admin,
+            callback_worker(settings)]
