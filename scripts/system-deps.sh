@@ -6,8 +6,10 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need+=(sox)
 # headless browser for the web page and admin console tests
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# the balancer in front of several Rasa processes (`make run` with REDIS_URL) and of several nodes (tests/e2e/test_scale_out.py)
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "seat | system packages present: espeak-ng, sox, chromium"
+  echo "seat | system packages present: espeak-ng, sox, chromium, haproxy"
   exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
