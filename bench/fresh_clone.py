@@ -28,11 +28,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # (phase, first line of `make run`'s output that starts it)
 PHASES = [
+    ("venv", re.compile(r"creating \.venv")),
     ("install", re.compile(r"installing the seat")),
-    ("system packages", re.compile(r"scripts/system-deps|system packages")),
+    ("system packages", re.compile(r"system packages")),
     ("database", re.compile(r"-m seat prepare")),
-    ("training", re.compile(r"training data changed|training .*tar\.gz")),
-    ("start", re.compile(r"-m seat run|model is up to date|trained models/")),
+    ("training", re.compile(r"training data changed")),
+    ("start", re.compile(r"model is up to date|seat \| trained ")),
 ]
 
 
