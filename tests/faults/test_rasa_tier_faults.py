@@ -47,8 +47,11 @@ class TierStack(Stack):
         before the other is up in HAProxy's eyes would be re-hashed to it once it is."""
         seen = set()
         for _ in range(6):
-            with urllib.request.urlopen(self.api_url + "/", timeout=10) as resp:
-                seen.add(resp.headers.get(NODE_HEADER, ""))
+            try:
+                with urllib.request.urlopen(self.api_url + "/", timeout=10) as resp:
+                    seen.add(resp.headers.get(NODE_HEADER, ""))
+            except OSError:  # 503 while HAProxy has no server up yet (its checks run every second)
+                continue
         return seen
 
 
