@@ -34,6 +34,11 @@ WECHAT_ENV = {"WECHAT_TOKEN": WECHAT_TEST_TOKEN, "WECHAT_APP_ID": "wx1234567890a
               "WECHAT_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
 
 
+# A noise complaint that ends in one ticket: its first turns (before the form asks for the phone) and the rest.
+COMPLAINT_FIRST_TURNS = ["我要投诉，我家旁边的工地每天晚上十一点以后还在施工，吵得根本睡不着", "朝阳区望京街道望京西园三区"]
+COMPLAINT_LAST_TURNS = ["13911112222", "王先生", "不需要保密", "对，没问题"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

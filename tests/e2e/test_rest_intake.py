@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from ground.db import create_engine
 from ground.settings import REPO_ROOT
 from ground.tables.tickets import tickets as tickets_table
+from tests.e2e.conftest import COMPLAINT_FIRST_TURNS, COMPLAINT_LAST_TURNS
 
 EVAL_DIR = REPO_ROOT.parent / "shared" / "eval"
 
@@ -25,14 +26,7 @@ def ticket_rows(stack, sender: str) -> list[dict]:
 
 
 def test_noise_complaint_files_one_ticket(stack):
-    sender, replies = stack.chat([
-        "我要投诉，我家旁边的工地每天晚上十一点以后还在施工，吵得根本睡不着",
-        "朝阳区望京街道望京西园三区",
-        "13911112222",
-        "王先生",
-        "不需要保密",
-        "对，没问题",
-    ])
+    sender, replies = stack.chat([*COMPLAINT_FIRST_TURNS, *COMPLAINT_LAST_TURNS])
     assert "以上信息是否正确" in replies[-2]
     assert "139 1111 2222" in replies[-2]  # phone grouped for speech in the readback
     rows = ticket_rows(stack, sender)

@@ -49,21 +49,14 @@ from ground.tables.tickets import tickets as tickets_table
 from ground.tables.tickets import utcnow
 from tests.audiosocket_support import AsteriskLine
 from tests.callbacks_support import always_open_env, attempts_of, closed_ticket, result_of
-from tests.e2e.conftest import _prepare
+from tests.e2e.conftest import COMPLAINT_FIRST_TURNS, COMPLAINT_LAST_TURNS, _prepare
 from tests.faults.support import LauncherProcess, alive, wait_until
 
 pytestmark = [pytest.mark.stack]
 
 DEPLOY = REPO_ROOT / "deploy"
 NODE_HEADER = "X-Seat-Node"
-COMPLAINT = [
-    "我要投诉，我家旁边的工地每天晚上十一点以后还在施工，吵得根本睡不着",
-    "朝阳区望京街道望京西园三区",
-    "13911112222",
-    "王先生",
-    "不需要保密",
-    "对，没问题",
-]
+COMPLAINT = [*COMPLAINT_FIRST_TURNS, *COMPLAINT_LAST_TURNS]
 PORT_NAMES = ("RASA_PORT", "ACTION_PORT", "AUDIOSOCKET_PORT", "VOICE_CONTROL_PORT", "WEB_PORT", "ADMIN_PORT",
               "CALLBACKS_HEALTH_PORT", "WEB_METRICS_PORT", "CALLBACKS_METRICS_PORT")
 

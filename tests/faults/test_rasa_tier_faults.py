@@ -20,14 +20,13 @@ import pytest
 
 from ground.settings import Settings
 from seat.balancer import NODE_HEADER
-from tests.e2e.conftest import Stack, _prepare, free_port
+from tests.e2e.conftest import COMPLAINT_FIRST_TURNS, COMPLAINT_LAST_TURNS, Stack, _prepare, free_port
 from tests.e2e.test_rest_intake import ticket_rows
 from tests.faults.support import LauncherProcess, alive, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.stack]
 
-FIRST_TURNS = ["我要投诉，我家旁边的工地每天晚上十一点以后还在施工，吵得根本睡不着", "朝阳区望京街道望京西园三区"]
-LAST_TURNS = ["13911112222", "王先生", "不需要保密", "对，没问题"]
+FIRST_TURNS, LAST_TURNS = COMPLAINT_FIRST_TURNS, COMPLAINT_LAST_TURNS
 
 
 class TierStack(Stack):
