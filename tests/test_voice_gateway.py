@@ -22,7 +22,7 @@ from voice.gateway import GatewayConfig, VoiceGateway
 from voice.phone_sim import SimulatedPhone
 from ground.rasa_client import Reply, parse_reply
 from ground.settings import Settings
-from tests.voice_session_support import Clock, RecordingDialogue, until
+from tests.voice_session_support import Clock, RecordingDialogue, ko_model, until
 
 HANDOFF = parse_reply([{"text": "好的，正在为您转接人工客服。"}, {"custom": {"end_call": "handoff", "reason": "citizen asked", "handoff_id": 41}}])
 
@@ -33,13 +33,6 @@ def script(text: str) -> Reply:
         return HANDOFF
     return Reply(texts=["请讲。"])
 
-
-@pytest.fixture(scope="module")
-def model():
-    try:
-        return asr.load_model(asr.packaged_test_model_path())
-    except asr.AsrError as exc:
-        pytest.skip(str(exc))
 
 
 class Handoffs:
@@ -52,11 +45,11 @@ class Handoffs:
 
 
 @pytest.fixture
-async def gateway(model):
+async def gateway(ko_model):
     made: list[VoiceGateway] = []
 
     async def factory(dialogue=None, clock=None, **settings) -> VoiceGateway:
-        gw = VoiceGateway(GatewayConfig(audiosocket_port=0, control_port=0, **settings), model=model,
+        gw = VoiceGateway(GatewayConfig(audiosocket_port=0, control_port=0, **settings), model=ko_model,
                           registry=CallRegistry(), clock=clock or Clock(), record_handoff=Handoffs(),
                           rasa=dialogue or RecordingDialogue(script))
         await gw.start()

@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 
 from tests.audiosocket_support import AsteriskLine
-from tests.voice_session_support import Clock, espeak, until
+from tests.voice_session_support import Clock, espeak, ko_model, until
 from voice import asr, prompts
 from voice.control import CallRegistry
 from ground.settings import Settings
@@ -28,13 +28,6 @@ from voice.session import default_tts
 
 GREETING_REPLY = prompts.GREETING + "请问有什么可以帮您？"
 
-
-@pytest.fixture(scope="module")
-def model():
-    try:
-        return asr.load_model(asr.packaged_test_model_path())
-    except asr.AsrError as exc:
-        pytest.skip(str(exc))
 
 
 class FakeRasa:
@@ -81,14 +74,14 @@ class Handoffs:
 
 
 @pytest.fixture
-async def gateway(model):
+async def gateway(ko_model):
     made: list[tuple[VoiceGateway, FakeRasa]] = []
 
     async def factory(delays: dict[str, float] | None = None, **settings) -> VoiceGateway:
         rasa = FakeRasa(delays)
         await rasa.start()
         gw = VoiceGateway(GatewayConfig(audiosocket_port=0, control_port=0, rasa_url=rasa.url, **settings),
-                          model=model, registry=CallRegistry(), clock=Clock(), record_handoff=Handoffs())
+                          model=ko_model, registry=CallRegistry(), clock=Clock(), record_handoff=Handoffs())
         gw.dialogue = rasa  # type: ignore[attr-defined]
         await gw.start()
         made.append((gw, rasa))

