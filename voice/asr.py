@@ -56,9 +56,9 @@ _models_lock = threading.Lock()
 _executor: "DecodePool | None" = None
 _executor_lock = threading.Lock()
 _live = 0
+_live_lock = threading.Lock()
 
 FINISH, CALL, WARM = 0, 1, 2  # DecodePool priorities: a turn's final result, a call's audio, warm-up work
-_live_lock = threading.Lock()
 
 
 def load_model(path: str) -> "vosk.Model":
