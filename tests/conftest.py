@@ -25,6 +25,7 @@ from ground.store import TicketStore, migrate
 from ground.tables.tickets import metadata
 from tests.calendar_support import SWEEP
 from tests.audiosocket_support import make_server  # noqa: F401  (fixture for the voice tests)
+from tests.voice_session_support import ko_model, ko_model_dir  # noqa: F401  (the Korean test model, for the voice tests)
 
 
 @pytest.fixture(autouse=True)

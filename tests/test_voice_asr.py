@@ -20,15 +20,6 @@ HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
 @pytest.fixture(scope="module")
-def model():
-    try:
-        path = asr.packaged_test_model_path()
-    except AsrError as exc:
-        pytest.skip(str(exc))
-    return asr.load_model(path)
-
-
-@pytest.fixture(scope="module")
 def speech(tmp_path_factory) -> dict[int, bytes]:
     """Korean espeak-ng speech as 16-bit mono PCM at 16 and 8 kHz, keyed by rate."""
     if not (shutil.which("espeak-ng") and shutil.which("sox")):
@@ -51,10 +42,10 @@ def chunks(pcm: bytes, rate: int, ms: int = 20) -> list[bytes]:
     return [pcm[i:i + size] for i in range(0, len(pcm), size)]
 
 
-async def recognise(model, pcm: bytes, rate: int) -> list[Partial | Final]:
+async def recognise(ko_model, pcm: bytes, rate: int) -> list[Partial | Final]:
     """Stream `pcm` plus 1 s of silence in 20 ms chunks; every event, the last one a Final."""
     events: list[Partial | Final] = []
-    async with Recognizer(model, rate) as rec:
+    async with Recognizer(ko_model, rate) as rec:
         for chunk in chunks(pcm + bytes(rate * 2), rate):
             event = await rec.accept(chunk)
             if event is not None:
@@ -78,24 +69,24 @@ def assert_korean_utterance(events: list[Partial | Final]) -> None:
 
 
 @pytest.mark.parametrize("rate", [16000, 8000])
-async def test_streamed_speech_gives_partials_then_korean_final(model, speech, rate):
+async def test_streamed_speech_gives_partials_then_korean_final(ko_model, speech, rate):
     before = live_recognizers()
-    events = await recognise(model, speech[rate], rate)
+    events = await recognise(ko_model, speech[rate], rate)
     assert_korean_utterance(events)
     assert live_recognizers() == before
 
 
-async def test_silence_gives_empty_final(model):
-    async with Recognizer(model, 16000) as rec:
+async def test_silence_gives_empty_final(ko_model):
+    async with Recognizer(ko_model, 16000) as rec:
         for chunk in chunks(bytes(16000 * 2 * 2), 16000):
             assert await rec.accept(chunk) is None
         assert await rec.finish() == Final("")
 
 
-async def test_concurrent_calls_share_the_model_and_do_not_leak(model, speech):
+async def test_concurrent_calls_share_the_model_and_do_not_leak(ko_model, speech):
     before = live_recognizers()
-    alone = await recognise(model, speech[16000], 16000)
-    results = await asyncio.gather(*(recognise(model, speech[16000], 16000) for _ in range(3)))
+    alone = await recognise(ko_model, speech[16000], 16000)
+    results = await asyncio.gather(*(recognise(ko_model, speech[16000], 16000) for _ in range(3)))
     reference = set(HANGUL.findall(" ".join(e.text for e in alone if isinstance(e, Final))))
     for events in results:  # every call is recognised on its own, whatever the interleaving
         assert_korean_utterance(events)
@@ -105,9 +96,9 @@ async def test_concurrent_calls_share_the_model_and_do_not_leak(model, speech):
     assert live_recognizers() == before
 
 
-async def test_close_is_idempotent_and_counted(model):
+async def test_close_is_idempotent_and_counted(ko_model):
     before = live_recognizers()
-    rec = Recognizer(model, 8000)
+    rec = Recognizer(ko_model, 8000)
     assert live_recognizers() == before + 1
     rec.close()
     rec.close()
@@ -116,8 +107,8 @@ async def test_close_is_idempotent_and_counted(model):
         await rec.accept(bytes(320))
 
 
-def test_model_is_cached_per_path(model):
-    assert asr.load_model(asr.packaged_test_model_path()) is model
+def test_model_is_cached_per_path(ko_model):
+    assert asr.load_model(asr.packaged_test_model_path()) is ko_model
 
 
 def test_missing_model_is_a_clear_error(monkeypatch, tmp_path):
@@ -197,13 +188,13 @@ def test_endpointer_first_words_may_arrive_during_the_silence():
     assert not any(results[:-1]) and results[-1]
 
 
-async def test_endpointer_on_real_speech(model, speech):
+async def test_endpointer_on_real_speech(ko_model, speech):
     """Without Vosk's own final, the turn ends 0.7-0.9 s after the last loud audio (not later: the
     decoder's late words do not restart the silence)."""
     speech_end = speech_end_s(speech[16000], RATE)
     ep = Endpointer(silence_ms=700, sample_rate=RATE)
     ended_at = None
-    async with Recognizer(model, RATE) as rec:
+    async with Recognizer(ko_model, RATE) as rec:
         for i, chunk in enumerate(chunks(speech[16000] + bytes(RATE * 2 * 2), RATE)):
             event = await rec.accept(chunk)
             if ep.feed(chunk, event if isinstance(event, Partial) else None):

@@ -22,7 +22,7 @@ from voice.gateway import GatewayConfig, VoiceGateway
 from voice.phone_sim import SimulatedPhone
 from ground.rasa_client import Reply, parse_reply
 from ground.settings import Settings
-from tests.voice_session_support import Clock, RecordingDialogue, ko_model, until
+from tests.voice_session_support import Clock, RecordingDialogue, until
 
 HANDOFF = parse_reply([{"text": "好的，正在为您转接人工客服。"}, {"custom": {"end_call": "handoff", "reason": "citizen asked", "handoff_id": 41}}])
 

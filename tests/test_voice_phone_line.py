@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 
 from tests.audiosocket_support import AsteriskLine
-from tests.voice_session_support import Clock, espeak, ko_model, until
+from tests.voice_session_support import Clock, espeak, until
 from voice import asr, prompts
 from voice.control import CallRegistry
 from ground.settings import Settings

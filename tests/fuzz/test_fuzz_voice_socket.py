@@ -33,19 +33,11 @@ MESSAGES = st.lists(st.one_of(
 ), max_size=6)
 
 
-@pytest.fixture(scope="module")
-def model_dir() -> str:
-    try:
-        return asr.packaged_test_model_path()
-    except asr.AsrError as exc:
-        pytest.skip(str(exc))
-
-
 @pytest.fixture
-async def voice_page(model_dir):
+async def voice_page(ko_model_dir):
     rasa = RecordingRasa()
     async with serving(rasa.app()) as rasa_server:
-        config = WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model_dir, max_voice_calls=20,
+        config = WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=ko_model_dir, max_voice_calls=20,
                            calls_per_client=1000, database_url="sqlite://")
         app = create_app(config)
         async with serving(app) as server, aiohttp.ClientSession() as http:

@@ -10,7 +10,6 @@ import pytest
 
 from ground.settings import Settings
 from tests.web_support import RecordingRasa, serving
-from voice import asr
 from web.app import WebConfig, create_app
 
 
@@ -67,13 +66,10 @@ async def test_one_client_cannot_open_pages_without_end(page):
         await third.close()
 
 
-async def test_one_client_holds_at_most_its_share_of_voice_calls():
+async def test_one_client_holds_at_most_its_share_of_voice_calls(ko_model_dir):
     """Real talk-button calls (the Korean test model): with WEB_CALLS_PER_CLIENT=1 a client's second call is refused
     while its first is live, another client still gets one, and the place is free again once the first ends."""
-    try:
-        model = asr.packaged_test_model_path()
-    except asr.AsrError as exc:
-        pytest.skip(str(exc))
+    model = ko_model_dir
     rasa = RecordingRasa()
     async with serving(rasa.app()) as rasa_server:
         config = WebConfig(rasa_url=str(rasa_server.make_url("")), vosk_model=model, max_voice_calls=20,
