@@ -14,8 +14,8 @@ import math
 FEATURES = ("coverage", "fit", "cosine", "cosine_lead", "margin", "bm25_margin", "agree", "key_share", "same_topic")
 
 # fitted by bench/kb_tune.py --confidence on bench/kb_dev (see its output); intercept first
-WEIGHTS = {"intercept": -3.576, "coverage": -1.281, "fit": 2.927, "cosine": 1.648, "cosine_lead": 0.974, "margin": 2.111,
-           "bm25_margin": 0.522, "agree": 0.407, "key_share": 2.033, "same_topic": 0.877}
+WEIGHTS = {"intercept": -3.6, "coverage": -1.077, "fit": 3.093, "cosine": 1.514, "cosine_lead": 1.227, "margin": 2.101,
+           "bm25_margin": 1.114, "agree": 0.182, "key_share": 1.951, "same_topic": 0.807}
 ANSWER_CONFIDENCE = 0.76   # answer outright from this confidence on (and only if the question names something)
 CLARIFY_CONFIDENCE = 0.30  # ask "您是想问…，对吗？" from this on (or when the old coverage floor is met)
 

@@ -40,6 +40,23 @@ def test_the_issues_examples_rank_the_right_entry_first(real, question, expected
     assert decision.hit.entry.key == expected and decision.action in ("answer", "clarify"), decision
 
 
+# Sibling entries of one topic, each asked with its own qualifier (issue #18): how much the 高龄津贴 is, how it
+# is paid, whether it must be applied for; a first 残疾证 against renewing one. Before the entries were given
+# phrasings stressing their qualifiers, the amount, the application and the first-card questions ranked the
+# right sibling but only got a clarifying question.
+@pytest.mark.parametrize("question,expected", [
+    ("家里老人的高龄津贴一个月能拿多少钱", "laonian-001"),
+    ("高龄津贴是按月打到老人卡上吗", "laonian-002"),
+    ("刚过八十岁生日高龄津贴要去社区申请吗", "laonian-003"),
+    ("第一次办残疾证要评定吗", "canji-001"),
+    ("残疾证到期了去哪换", "canji-002"),
+])
+def test_siblings_are_told_apart_by_their_qualifier_and_answered(real, question, expected):
+    decision = real.decide(question)
+    assert decision.hit.entry.key == expected, (question, decision.hit.entry.key, decision.hit.entry.question)
+    assert decision.action == "answer", (question, decision.action, decision.hit.confidence)
+
+
 def test_out_of_scope_questions_are_not_answered(real):
     for question in ("今天晚上吃什么好", "帮我写一首关于秋天的诗", "明天的股票会不会涨"):
         assert real.decide(question).action != "answer", question
