@@ -1,6 +1,6 @@
 """Choose the knowledge base's weights and answer thresholds on a development set, never on the held-out set.
 
-    python bench/kb_tune.py [--weights | --confidence [--quick]]
+    python bench/kb_tune.py [--weights | --confidence [--quick] [--no-write] [--features a,b,...]]
 
 Development set (bench/kb_dev/): each entry's last paraphrase taken out of the index and asked as a
 question, the story-style questions of in_scope.yml (never in the entries) and the questions of
@@ -11,8 +11,10 @@ prints top-1 over a grid of the index's field weights (question, answer, topic) 
 `--confidence` fits the answer-confidence model (nlu/kb_confidence.py) instead: top-1 over the character
 centroid's weight, then a logistic regression over the best hit's features with 5-fold cross-validation
 (the thresholds are chosen on the held-out folds' probabilities: most right answers minus five times the
-wrong ones, out-of-scope wrong answers counted twice since they are the easier ones to avoid), and prints
-the weights and thresholds to copy into nlu/kb_confidence.py.
+wrong ones, out-of-scope wrong answers counted twice since they are the easier ones to avoid; the weight of
+an out-of-scope question in the fit is chosen the same way), and writes the weights and the answer threshold
+into nlu/kb_confidence.py (`--no-write`: print them only; `--features`: compare a fit over other features,
+never written).
 """
 from __future__ import annotations
 
@@ -32,7 +34,10 @@ from nlu import kb_index
 from ground.store.knowledge import read_kb_files  # noqa: E402
 
 DEV_DIR = REPO / "bench" / "kb_dev"
-OOS_SAMPLE_WEIGHT = 5.0  # an out-of-scope question weighs this many in-scope ones when fitting confidence
+# an out-of-scope question weighs this many in-scope ones when fitting confidence; the cross-validated score
+# chooses among them (5 was the only one with 64 out-of-scope questions; 262 now, most of them near ones)
+OOS_SAMPLE_WEIGHTS = (1.0, 2.0, 5.0)
+CONFIDENCE_FILE = REPO / "nlu" / "kb_confidence.py"
 
 
 def _queries(name: str) -> list[tuple[str, str | None]]:
@@ -85,7 +90,7 @@ def featured(idx: kb_index.KbIndex, question: str):
     return best.entry.key, allowed, idx.features(best, second, context, keys)
 
 
-def confidence_fit(kept, held, oos, full: bool = True) -> None:
+def confidence_fit(kept, held, oos, full: bool = True, write: bool = True, features: tuple[str, ...] | None = None) -> None:
     """Centroid weight on top-1, then the confidence model with cross-validation, then its thresholds."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -101,34 +106,71 @@ def confidence_fit(kept, held, oos, full: bool = True) -> None:
     idx = kb_index.KbIndex(kept)
     rows = [(featured(idx, q), k) for q, k in held] + [(featured(idx, q), None) for q in oos]
     rows = [(r, k) for r, k in rows if r[2] is not None]
-    X = np.array([[f[name] for name in kb_confidence.FEATURES] for (_, _, f), _ in rows])
+    features = features or kb_confidence.FEATURES
+    if features != kb_confidence.FEATURES:
+        write = False  # a comparison over other features never replaces the model the seat uses
+    X = np.array([[f[name] for name in features] for (_, _, f), _ in rows])
     y = np.array([int(key == k) for (key, _, _), k in rows])
     allowed = np.array([a for (_, a, _), _ in rows])
     inside = np.array([k is not None for _, k in rows])
-    probs = np.zeros(len(rows))
-    weight = np.where(inside, 1.0, OOS_SAMPLE_WEIGHT)  # few out-of-scope questions, each a costly mistake
-    folds = StratifiedKFold(5, shuffle=True, random_state=7)
-    for train, test in folds.split(X, y * 2 + inside):
-        model = LogisticRegression(C=1.0, max_iter=1000).fit(X[train], y[train], sample_weight=weight[train])
-        probs[test] = model.predict_proba(X[test])[:, 1]
     n_in, n_out = int(inside.sum()), int((~inside).sum())
     print(f"dev rows: {n_in} in scope, {n_out} out of scope; top-1 of the rows {y[inside].mean():.1%}")
-    print(f"{'answer from':>12}{'right':>8}{'wrong in':>9}{'wrong out':>10}{'score':>7}")
+    print(f"features: {', '.join(features)}")
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=7).split(X, y * 2 + inside))
     best = None
-    for threshold in np.arange(0.30, 0.99, 0.02):
-        answered = allowed & (probs >= threshold)
-        right = int((answered & (y == 1)).sum())
-        wrong_in = int((answered & (y == 0) & inside).sum())
-        wrong_out = int((answered & ~inside).sum())
-        score = right - 5 * wrong_in - 10 * wrong_out
-        print(f"{threshold:>12.2f}{right / n_in:>8.1%}{wrong_in / n_in:>9.1%}{wrong_out / n_out:>10.1%}{score:>7}")
-        if best is None or score > best[0]:
-            best = (score, threshold)
+    for oos_weight in OOS_SAMPLE_WEIGHTS:
+        weight = np.where(inside, 1.0, oos_weight)  # few out-of-scope questions, each a costly mistake
+        probs = np.zeros(len(rows))
+        for train, test in folds:
+            model = LogisticRegression(C=1.0, max_iter=1000).fit(X[train], y[train], sample_weight=weight[train])
+            probs[test] = model.predict_proba(X[test])[:, 1]
+        print(f"out-of-scope sample weight {oos_weight}, cross-validated:")
+        print(f"{'answer from':>12}{'right':>8}{'wrong in':>9}{'wrong out':>10}{'score':>7}")
+        for threshold in np.arange(0.30, 0.99, 0.02):
+            answered = allowed & (probs >= threshold)
+            right = int((answered & (y == 1)).sum())
+            wrong_in = int((answered & (y == 0) & inside).sum())
+            wrong_out = int((answered & ~inside).sum())
+            score = right - 5 * wrong_in - 10 * wrong_out
+            print(f"{threshold:>12.2f}{right / n_in:>8.1%}{wrong_in / n_in:>9.1%}{wrong_out / n_out:>10.1%}{score:>7}")
+            if best is None or score > best[0]:
+                best = (score, round(float(threshold), 2), oos_weight, right / n_in, wrong_in / n_in, wrong_out / n_out)
+    score, threshold, oos_weight, right, wrong_in, wrong_out = best
+    weight = np.where(inside, 1.0, oos_weight)
     model = LogisticRegression(C=1.0, max_iter=1000).fit(X, y, sample_weight=weight)
     weights = {"intercept": round(float(model.intercept_[0]), 3),
-               **{n: round(float(w), 3) for n, w in zip(kb_confidence.FEATURES, model.coef_[0])}}
+               **{n: round(float(w), 3) for n, w in zip(features, model.coef_[0])}}
+    print(f"chosen: out-of-scope sample weight {oos_weight}, answer from {threshold:.2f}: cross-validated right "
+          f"{right:.1%}, wrong in scope {wrong_in:.1%}, wrong out of scope {wrong_out:.1%} (score {score})")
     print(f"WEIGHTS = {weights}")
-    print(f"ANSWER_CONFIDENCE = {best[1]:.2f}  (cross-validated score {best[0]})")
+    print(f"ANSWER_CONFIDENCE = {threshold:.2f}")
+    if write:
+        write_confidence(weights, threshold)
+        print(f"written to {CONFIDENCE_FILE.relative_to(REPO)} (CLARIFY_CONFIDENCE stays "
+              f"{kb_confidence.CLARIFY_CONFIDENCE:.2f}: it is not fitted)")
+    else:
+        print("not written (--no-write): paste the two lines above into nlu/kb_confidence.py")
+
+
+def write_confidence(weights: dict[str, float], threshold: float) -> None:
+    """Replace WEIGHTS and ANSWER_CONFIDENCE in nlu/kb_confidence.py with the fitted ones (the rest stays)."""
+    import re
+
+    text = CONFIDENCE_FILE.read_text(encoding="utf-8")
+    items = [f'"{k}": {v}' for k, v in weights.items()]
+    lines, line = [], "WEIGHTS = {"
+    for i, item in enumerate(items):
+        piece = item + ("}" if i == len(items) - 1 else ", ")
+        if len(line) + len(piece) > 118:
+            lines.append(line.rstrip())
+            line = "           "
+        line += piece
+    lines.append(line)
+    text, n = re.subn(r"^WEIGHTS = \{.*?\}$", lambda _: "\n".join(lines), text, count=1, flags=re.S | re.M)
+    text, m = re.subn(r"^ANSWER_CONFIDENCE = [0-9.]+", f"ANSWER_CONFIDENCE = {threshold:.2f}", text, count=1, flags=re.M)
+    if n != 1 or m != 1:
+        raise SystemExit(f"could not find WEIGHTS / ANSWER_CONFIDENCE in {CONFIDENCE_FILE}")
+    CONFIDENCE_FILE.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
@@ -136,10 +178,13 @@ def main() -> None:
     ap.add_argument("--weights", action="store_true", help="grid over field weights first")
     ap.add_argument("--confidence", action="store_true", help="fit the answer-confidence model (and stop)")
     ap.add_argument("--quick", action="store_true", help="with --confidence: skip the centroid-weight grid")
+    ap.add_argument("--features", help="with --confidence: fit over these features only (comma-separated; never written)")
+    ap.add_argument("--no-write", action="store_true", help="with --confidence: print the fit, leave nlu/kb_confidence.py")
     args = ap.parse_args()
     kept, held, oos = dev_set()
     if args.confidence:
-        confidence_fit(kept, held, oos, full=not args.quick)
+        confidence_fit(kept, held, oos, full=not args.quick, write=not args.no_write,
+                       features=tuple(args.features.split(",")) if args.features else None)
         return
     if args.weights:
         weight_grid(kept, held)

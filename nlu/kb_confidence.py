@@ -2,21 +2,28 @@
 
 The features (`FEATURES`) are read by `KbIndex.features()`: coverage of the question, fit of the closest
 phrasing, the character centroid's cosine and its lead over the next entry's, the fused score's margin
-over the runner-up, BM25's own margin, and whether BM25 and the character view agree on the entry. The
+over the runner-up, BM25's own margin, whether BM25 and the character view agree on the entry, the share of
+the question's key entities the entry holds, whether the runner-up is of the same topic, and two for near
+questions (same topic, another qualifier): the share of the question's key terms the entry neither asks nor
+tells about (`key_unanswered`) and the share of the entry's telling core terms the question lacks
+(`core_missing`, "退休" for "退休后公积金怎么提取"). The
 weights and thresholds are data chosen by `bench/kb_tune.py --confidence` on the development set
 (bench/kb_dev, never bench/kb_eval): the model is fitted with cross-validation there, and the thresholds
-give the most right answers minus five times the wrong ones (out-of-scope questions included).
+give the most right answers minus five times the wrong ones (out-of-scope questions included);
+`bench/kb_tune.py --confidence` writes WEIGHTS and ANSWER_CONFIDENCE below itself.
 """
 from __future__ import annotations
 
 import math
 
-FEATURES = ("coverage", "fit", "cosine", "cosine_lead", "margin", "bm25_margin", "agree", "key_share", "same_topic")
+FEATURES = ("coverage", "fit", "cosine", "cosine_lead", "margin", "bm25_margin", "agree", "key_share", "same_topic",
+            "key_unanswered", "core_missing")
 
 # fitted by bench/kb_tune.py --confidence on bench/kb_dev (see its output); intercept first
-WEIGHTS = {"intercept": -3.6, "coverage": -1.077, "fit": 3.093, "cosine": 1.514, "cosine_lead": 1.227, "margin": 2.101,
-           "bm25_margin": 1.114, "agree": 0.182, "key_share": 1.951, "same_topic": 0.807}
-ANSWER_CONFIDENCE = 0.76   # answer outright from this confidence on (and only if the question names something)
+WEIGHTS = {"intercept": 0.554, "coverage": -1.49, "fit": 1.382, "cosine": -0.87, "cosine_lead": 0.61,
+           "margin": 3.097, "bm25_margin": 0.624, "agree": 0.405, "key_share": 0.341, "same_topic": 0.3,
+           "key_unanswered": -3.614, "core_missing": -0.467}
+ANSWER_CONFIDENCE = 0.90   # answer outright from this confidence on (and only if the question names something)
 CLARIFY_CONFIDENCE = 0.30  # ask "您是想问…，对吗？" from this on (or when the old coverage floor is met)
 
 

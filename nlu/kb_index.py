@@ -70,6 +70,8 @@ SURE_COVERAGE = 0.95     # covering this much answers whatever the runner-up
 CLARIFY_COVERAGE = 0.20  # below an answer but above this: ask "您是想问…吗"
 
 
+CORE_SHARE = 0.5         # a key term in at least this share of an entry's phrasings is one of its core terms
+
 CENTROID_WEIGHT = 1.0    # the character centroid's cosine (over its best) next to BM25 (over its best)
 KEY_WEIGHT = 0.6         # the RERANK_DEPTH best are re-ranked adding this times the share of the question's
 RERANK_DEPTH = 10        # key entities their phrasings hold ("老人乘公交" → the elderly entry, not the disabled one)
@@ -118,6 +120,23 @@ def _key_terms_of(text: str) -> list[str]:
 
 
 _LEAD_GLUE, _TAIL_GLUE = frozenset("那这"), frozenset("要能办想吗呢了啊")
+
+# Words of the story around a question (who, when, how it happened): a key term, yet never the qualifier that
+# tells one entry from another, so the near-question features (`_qualifier_features`) skip them.
+NARRATIVE = frozenset(
+    "我家 家里 在家 回家 我妈 我爸 妈 爸 老伴 同学 朋友 家人 有人 突然 新 还有 刚 我刚 刚刚 一直 才 从来 总是 好多 "
+    "太多 开始 以前 之前 过去 打算 今年 去年 明年 前年 上个月 下个月 这个月 今天 昨天 明天 晚上 早上 周末 年底 最近 "
+    "看看 东西 一起 干 自己 前 遇到 记得 要说 通过 往 行 多 正常 不好 "
+    # how the question is put (is it legal, who handles it, where to look it up), not what it is about
+    "合法 违法 处理 管 算 算不算 能查 哪查 一步".split()
+)
+_SPAN = re.compile(r"^[一二两三四五六七八九十百几半好多\d]+(年|个月|月|天|岁|次|周|星期)$")  # 好几年, 两个月
+_TRAILING = re.compile(r"[吗呢啊呀吧哈嘛啦]+$")  # particles after a question asked word for word
+
+
+def _narrative(word: str) -> bool:
+    """A story word (NARRATIVE) or a span of time ("好几年", "两个月")."""
+    return word in NARRATIVE or bool(_SPAN.match(word))
 
 
 def is_follow_up(text: str) -> bool:
@@ -206,6 +225,43 @@ class KbIndex:
         self._topics = _bm25((members @ asked).tocsr(), self._idf).tocsc()
         self._fit_centroids(texts, owner, n)
         self._said = ["|".join(texts[a:b]) for a, b in zip(self._first[:-1], self._first[1:])]
+        self._told = [normalise(e.answer) for e in self.entries]
+        # each phrasing, as a question would be asked word for word, and the entries that hold it
+        self._verbatim: dict[str, set[int]] = {}
+        for text, i in zip(texts, owner):
+            self._verbatim.setdefault(_TRAILING.sub("", text), set()).add(int(i))
+        presence = asked.copy()
+        presence.data[:] = 1.0
+        self._core = self._core_terms(texts, (members @ presence).tocsr(), np.bincount(self._topic_of))
+
+    def _core_terms(self, texts: list[str], topic_df: sparse.csr_matrix, topic_size: np.ndarray) -> list[tuple]:
+        """Each entry's core terms with how much they tell it from its siblings (issue #18, near questions).
+
+        A core term is a key term (`key_terms`) found in at least CORE_SHARE of the entry's phrasings: what
+        the entry is about, such as "退休" in "退休后公积金怎么提取" or "电子" in "电子社保卡怎么申领". Its
+        weight is the share of the other entries of the topic whose phrasings lack it: "公积金" tells no
+        公积金 entry from another (0), "退休" tells the retirement one from all the others (about 1)."""
+        vocab = self._vec.vocabulary_
+        cores = []
+        for i, (a, b) in enumerate(zip(self._first[:-1], self._first[1:])):
+            own = texts[a:b]
+            candidates = {t for p in own for t in _key_terms_of(p) if len(t) >= 2}
+            siblings = int(topic_size[self._topic_of[i]]) - 1
+            core = []
+            for term in sorted(candidates):
+                if sum(term in p for p in own) < CORE_SHARE * len(own):
+                    continue
+                col = vocab.get(term)
+                if siblings <= 0:
+                    weight = 0.0
+                elif col is None:
+                    weight = 1.0  # no jieba word of any phrasing: its characters are this entry's own way of saying it
+                else:
+                    others = max(0.0, topic_df[self._topic_of[i], col] - 1.0)
+                    weight = max(0.0, 1.0 - others / siblings)
+                core.append((term, weight))
+            cores.append(tuple(core))
+        return cores
 
     def _fit_centroids(self, texts: list[str], owner: np.ndarray, n: int) -> None:
         """Each entry's phrasings as one L2-normalised TF-IDF vector of character uni- and bigrams."""
@@ -290,7 +346,8 @@ class KbIndex:
             present = np.isin(cols, row, assume_unique=True)
             hits.append(Hit(self.entries[int(i)], float(scores[i]), float(self._idf[cols[present]].sum() / denom),
                             self._fit_of(int(i), in_query), float(cosines[i])))
-        context = {"bm25_best": bm25_best, "cos_best": cos_best, "bm25": bm25, "cosines": cosines, "keys": keys}
+        context = {"bm25_best": bm25_best, "cos_best": cos_best, "bm25": bm25, "cosines": cosines, "keys": keys,
+                   "query": query}
         return hits, context
 
     def _fit_of(self, entry: int, in_query: np.ndarray) -> float:
@@ -324,6 +381,10 @@ class KbIndex:
         if not any(k in self._said[self._position[best.entry.key]] for k in keys):  # shares_key_entity
             return Decision("none", best, second)
         best = replace(best, confidence=kb_confidence.confidence(self.features(best, second, context, keys)))
+        if self._verbatim.get(_TRAILING.sub("", context["query"])) == {self._position[best.entry.key]}:
+            # the question is word for word one of this entry's phrasings (and no other entry's): the model,
+            # fitted on questions never found in the entries (bench/kb_dev), does not see this case
+            best = replace(best, confidence=max(best.confidence, kb_confidence.ANSWER_CONFIDENCE))
         if best.confidence >= kb_confidence.ANSWER_CONFIDENCE:
             return Decision("answer", best, second)
         if best.coverage >= CLARIFY_COVERAGE or best.confidence >= kb_confidence.CLARIFY_CONFIDENCE:
@@ -347,7 +408,36 @@ class KbIndex:
             "agree": float(context["bm25_best"] == i and context["cos_best"] == i),
             "key_share": sum(1 for k in keys if k in said) / len(keys) if keys else 0.0,
             "same_topic": float(second is not None and second.entry.topic == best.entry.topic),
+            **self._qualifier_features(i, context.get("query", ""), keys),
         }
+
+    def _term_idf(self, term: str) -> float:
+        """BM25 idf of a word; a word the index does not hold as one gets its bigrams' mean (or the highest)."""
+        vocab = self._vec.vocabulary_
+        if term in vocab:
+            return float(self._idf[vocab[term]])
+        grams = [vocab[g] for g in ("#" + term[j : j + 2] for j in range(len(term) - 1)) if g in vocab]
+        return float(self._idf[grams].mean()) if grams else float(self._idf.max())
+
+    def _qualifier_features(self, i: int, query: str, keys: list[str]) -> dict[str, float]:
+        """"Same topic, another qualifier" (issue #18): what the question names that the entry neither asks nor
+        tells ("社保卡的金融功能怎么开通" against the electronic card's entry: "金融", "功能"), and what the entry
+        is about that the question does not name ("公积金怎么提取" against "退休后公积金怎么提取": "退休").
+
+        key_unanswered: idf share of the question's key terms (story words aside) missing from the entry's
+        phrasings and from its answer; core_missing: share of the entry's core terms, weighted by how they
+        tell it from its siblings, the question lacks."""
+        said, told = self._said[i], self._told[i]
+        keys = [k for k in keys if not _narrative(k)]
+        key_unanswered = 0.0
+        if keys:
+            idf = np.array([self._term_idf(k) for k in keys])
+            unanswered = np.array([k not in said and k not in told for k in keys])
+            key_unanswered = float(idf[unanswered].sum() / max(float(idf.sum()), 1e-12))
+        core = self._core[i]
+        total = sum(w for _, w in core)
+        lacked = sum(w for t, w in core if t not in query)
+        return {"key_unanswered": key_unanswered, "core_missing": lacked / total if total > 0 else 0.0}
 
     def decide_follow_up(self, query: str, about: Entry) -> Decision:
         """A follow-up to the answer of `about` ("那要带什么材料？"): the entry of the same topic that holds

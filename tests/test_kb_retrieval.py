@@ -9,7 +9,7 @@ import pytest
 from ground.store import knowledge as repository
 from ground.store.knowledge import Entry
 from nlu import kb_confidence
-from nlu.kb_index import KbIndex
+from nlu.kb_index import KbIndex, key_terms, normalise
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +63,10 @@ def test_out_of_scope_questions_are_not_answered(real):
 
 
 def test_confidence_is_a_probability_and_grows_with_the_evidence():
-    weak = dict.fromkeys(kb_confidence.FEATURES, 0.0)
+    # weak: nothing of the question in the entry (all its key terms unanswered, none of the entry's core terms)
+    weak = {**dict.fromkeys(kb_confidence.FEATURES, 0.0), "key_unanswered": 1.0, "core_missing": 1.0}
     strong = {**weak, "fit": 1.0, "cosine": 0.8, "cosine_lead": 0.4, "margin": 0.5, "bm25_margin": 0.5,
-              "agree": 1.0, "key_share": 1.0, "coverage": 0.9}
+              "agree": 1.0, "key_share": 1.0, "coverage": 0.9, "key_unanswered": 0.0, "core_missing": 0.0}
     assert 0.0 < kb_confidence.confidence(weak) < kb_confidence.CLARIFY_CONFIDENCE
     assert kb_confidence.ANSWER_CONFIDENCE < kb_confidence.confidence(strong) < 1.0
     assert kb_confidence.CLARIFY_CONFIDENCE < kb_confidence.ANSWER_CONFIDENCE
@@ -85,3 +86,77 @@ def test_the_answer_carries_its_confidence_and_the_character_view_bridges_jieba_
     assert decision.hit.confidence >= kb_confidence.ANSWER_CONFIDENCE and decision.hit.cosine > 0.5
     # a word no entry holds as a jieba word ("失业保险" as one word) still meets the entry by its characters
     assert index.search("失业保险的钱怎么领", k=1)[0].entry.key == "jy-1"
+
+
+# Near questions (issue #18): the same topic as an entry, another qualifier the entry does not answer. The
+# first two are the issue's examples; the others were written for this test (not in bench/kb_dev).
+NEAR = [
+    ("社保卡怎么激活", "shebao-008"),              # the electronic card's entry: 激活 vs 申领, 实体 vs 电子
+    ("公积金怎么提取", "gongjijin-009"),            # the retirement entry: the question does not say 退休
+    ("港澳通行证丢了怎么补", "churujing-002"),       # first application vs replacing a lost pass
+    ("电子行驶证在哪里弄", "jiashi-004"),            # the electronic driving licence, not the vehicle licence
+    ("房产证上想减掉一个名字", "zhufang-007"),        # adding a name vs removing one
+    ("上海的最低工资是多少", "laodong-011"),          # Beijing's minimum wage, not another city's
+]
+
+
+@pytest.mark.parametrize("question,neighbour", NEAR)
+def test_a_near_question_with_another_qualifier_is_not_answered_with_the_neighbouring_entry(real, question, neighbour):
+    decision = real.decide(question)
+    assert not (decision.action == "answer" and decision.hit.entry.key == neighbour), (
+        decision.action, decision.hit.entry.question, decision.hit.confidence)
+    assert decision.action != "answer", (decision.hit.entry.key, decision.hit.confidence)
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("退休了公积金怎么取", "gongjijin-009"),      # the retirement entry, said with its qualifier
+    ("电子社保卡怎么申领", "shebao-008"),
+    ("社保卡丢了咋办", "shebao-007"),
+    ("护照丢了咋办", "churujing-005"),
+    ("北京产假有多少天", "shengyu-001"),
+    ("驾驶证丢了怎么补办", "jiaotong-006"),        # an entry's own question, word for word
+    ("低保怎么申请啊", "jiuzhu-001"),             # ... with a particle after it
+])
+def test_the_same_questions_said_with_the_entrys_qualifier_are_still_answered(real, question, expected):
+    decision = real.decide(question)
+    assert (decision.action, decision.hit.entry.key) == ("answer", expected), decision.hit.confidence
+
+
+def test_the_near_question_features_read_the_missing_qualifier_on_both_sides():
+    entries = [
+        Entry("gjj-1", "公积金", "退休后公积金怎么提取", ("退休了公积金怎么取", "办完退休公积金怎么提"), "退休后可以销户提取。"),
+        Entry("gjj-2", "公积金", "租房可以提取公积金吗", ("租房能取公积金吗", "交房租能提公积金吗"), "租房可以按月提取。"),
+        Entry("gjj-3", "公积金", "公积金余额怎么查", ("公积金还有多少钱怎么查",), "可以在网站查询余额。"),
+    ]
+    index = KbIndex(entries, day=date(2026, 12, 3))
+    retired = index._position["gjj-1"]
+
+    def qualifiers(question):
+        return index._qualifier_features(retired, normalise(question), key_terms(question))
+
+    # the entry's telling core term (退休) is missing from the question, not from its own phrasing
+    assert qualifiers("公积金怎么提取")["core_missing"] > 0.5
+    assert qualifiers("退休了公积金怎么取")["core_missing"] == 0.0
+    # a word of the question that the entry neither asks nor tells about (冻结) counts; one its answer holds
+    # (销户) does not, nor does a story word (去年)
+    assert qualifiers("退休了公积金账户冻结了")["key_unanswered"] > 0.3
+    assert qualifiers("退休了公积金怎么销户")["key_unanswered"] == 0.0
+    assert qualifiers("我去年退休了公积金怎么取")["key_unanswered"] == 0.0
+
+
+def test_only_a_phrasing_of_one_entry_alone_is_answered_for_being_word_for_word():
+    entries = [
+        Entry("a-1", "甲", "暖气费怎么交", ("供暖费在哪交",), "向供热单位缴纳。"),
+        Entry("a-2", "甲", "暖气费交到哪里", ("供暖费在哪交",), "向物业缴纳。"),
+    ]
+    index = KbIndex(entries, day=date(2026, 12, 3))
+
+    def model(question):
+        found, context = index._search(question, 2)
+        return kb_confidence.confidence(index.features(found[0], found[1], context, context["keys"]))
+
+    shared = index.decide("供暖费在哪交")  # both entries hold it: the model alone decides
+    assert shared.hit.confidence == pytest.approx(model("供暖费在哪交"))
+    own = index.decide("暖气费怎么交呢")  # a-1's own question (a particle after it): answered with it
+    assert (own.action, own.hit.entry.key) == ("answer", "a-1")
+    assert own.hit.confidence == pytest.approx(max(model("暖气费怎么交呢"), kb_confidence.ANSWER_CONFIDENCE))
