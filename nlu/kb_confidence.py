@@ -20,10 +20,10 @@ FEATURES = ("coverage", "fit", "cosine", "cosine_lead", "margin", "bm25_margin",
             "key_unanswered", "core_missing")
 
 # fitted by bench/kb_tune.py --confidence on bench/kb_dev (see its output); intercept first
-WEIGHTS = {"intercept": 0.554, "coverage": -1.49, "fit": 1.382, "cosine": -0.87, "cosine_lead": 0.61,
-           "margin": 3.097, "bm25_margin": 0.624, "agree": 0.405, "key_share": 0.341, "same_topic": 0.3,
-           "key_unanswered": -3.614, "core_missing": -0.467}
-ANSWER_CONFIDENCE = 0.90   # answer outright from this confidence on (and only if the question names something)
+WEIGHTS = {"intercept": -0.06, "coverage": -1.071, "fit": 1.518, "cosine": -1.295, "cosine_lead": 0.872,
+           "margin": 2.629, "bm25_margin": 0.781, "agree": 0.477, "key_share": 0.418, "same_topic": 0.28,
+           "key_unanswered": -3.66, "core_missing": -0.368}
+ANSWER_CONFIDENCE = 0.72   # answer outright from this confidence on (and only if the question names something)
 CLARIFY_CONFIDENCE = 0.30  # ask "您是想问…，对吗？" from this on (or when the old coverage floor is met)
 
 
