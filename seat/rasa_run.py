@@ -41,6 +41,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from ground import memdebug
 from ground.settings import current, rasa_auth_token
 from ground.store.tickets import MAX_CHANNEL_CHARS, MAX_SENDER_CHARS
 from seat import chat_admission, rasa_speedups
@@ -204,6 +205,7 @@ def _patch_model_loading() -> None:
 
 
 def main() -> None:
+    memdebug.install_from_env("rasa")  # off unless SEAT_MEMDEBUG_DIR is set (diagnosis only)
     rasa_speedups.install()  # per-message work that does not earn its cost (issue 15)
     _patch_model_loading()
     _patch_app_guards()
