@@ -270,7 +270,8 @@ async def run_level(url: str, concurrency: int, conversations: int) -> tuple[flo
             nonlocal errors, remaining
             while remaining > 0:
                 remaining -= 1
-                errors += await converse(http, url, latencies, busy)
+                failed = await converse(http, url, latencies, busy)  # not `errors += await ...`: that reads
+                errors += failed  # `errors` before the await and loses the other workers' failures meanwhile
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
