@@ -19,6 +19,9 @@ so that the comparison counts answers, not refusals; 503s are counted and report
     .venv/bin/python bench/chat.py --profile /tmp/prof    # py-spy the full stack's processes during the last level
     BENCH_PORT_BASE=20000 .venv/bin/python bench/chat.py  # ports from 20000 up (a shared box)
     .venv/bin/python bench/chat.py --conversations 4 --concurrency 1,4 --json out.json
+    .venv/bin/python bench/chat.py --rounds 8               # the same levels 8 times in the same processes:
+                                                          # RSS per service after each round (warm-up or leak?)
+    .venv/bin/python bench/chat.py --rounds 4 --memdebug /tmp/md  # + tracemalloc snapshots (bench/memdiff.py)
 """
 from __future__ import annotations
 
@@ -78,6 +81,7 @@ class LevelResult:
     busy: int = 0  # HTTP 503 (chat admission refused the message)
     cpu_s: float = float("nan")
     load: str = ""
+    round: int = 1  # with --rounds: which repetition of the levels, in the same processes
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     conv_per_s = property(lambda self: self.conversations / self.seconds)
@@ -137,7 +141,14 @@ def load_average() -> str:
 
 def rss_mb(pgid: int) -> tuple[float, int]:
     """Summed VmRSS (MB) and number of the live processes in process group `pgid`."""
-    total_kb, count = 0, 0
+    mem = mem_mb(pgid)
+    return mem["rss"], mem["procs"]
+
+
+def mem_mb(pgid: int) -> dict[str, float]:
+    """Summed VmRSS, RssAnon (heap: Python objects, TensorFlow's buffers, malloc arenas) and RssFile (mapped
+    files and libraries, paged in as they are first used), in MB, and the number of live processes of group `pgid`."""
+    total_kb, count = {"VmRSS": 0, "RssAnon": 0, "RssFile": 0}, 0
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
@@ -146,11 +157,13 @@ def rss_mb(pgid: int) -> tuple[float, int]:
             status = Path(f"/proc/{entry}/status").read_text()
         except (OSError, IndexError, ValueError):
             continue
-        match = re.search(r"^VmRSS:\s+(\d+)\s+kB", status, re.M)
-        if match:
-            total_kb += int(match.group(1))
+        found = {key: re.search(rf"^{key}:\s+(\d+)\s+kB", status, re.M) for key in total_kb}
+        if found["VmRSS"]:
+            for key, match in found.items():
+                total_kb[key] += int(match.group(1)) if match else 0
             count += 1
-    return total_kb / 1024, count
+    return {"rss": total_kb["VmRSS"] / 1024, "anon": total_kb["RssAnon"] / 1024, "file": total_kb["RssFile"] / 1024,
+            "procs": count}
 
 
 class Stack:
@@ -162,6 +175,7 @@ class Stack:
         self.proc: subprocess.Popen | None = None
         self.rss: dict[str, float] = {}
         self.rss_before: dict[str, float] = {}
+        self.rounds: list[dict[str, dict[str, float]]] = []  # memory per service at start and after each round
 
     def start(self, timeout: float = 1200) -> None:
         """Start the launcher and wait for 'all services are up' in its log."""
@@ -196,6 +210,20 @@ class Stack:
     def memory(self) -> dict[str, tuple[float, int]]:
         """RSS in MB and process count of each service's process group."""
         return {name: rss_mb(pid) for name, pid in self.service_pids().items()}
+
+    def memory_detail(self) -> dict[str, dict[str, float]]:
+        """RSS, anonymous and file-backed RSS (MB) of each service's process group."""
+        return {name: {k: round(v, 1) for k, v in mem_mb(pid).items()} for name, pid in self.service_pids().items()}
+
+    def dump_memdebug(self) -> None:
+        """SIGUSR2 to the Rasa and action server processes: with SEAT_MEMDEBUG_DIR they write a tracemalloc
+        snapshot (ground.memdebug)."""
+        for name, pid in self.service_pids().items():
+            if name.startswith("rasa") or name == "actions":
+                try:
+                    os.kill(pid, signal.SIGUSR2)
+                except ProcessLookupError:
+                    pass
 
     def stop(self) -> None:
         """SIGINT the launcher's process group; the launcher stops its services."""
@@ -242,7 +270,8 @@ async def run_level(url: str, concurrency: int, conversations: int) -> tuple[flo
             nonlocal errors, remaining
             while remaining > 0:
                 remaining -= 1
-                errors += await converse(http, url, latencies, busy)
+                failed = await converse(http, url, latencies, busy)  # not `errors += await ...`: that reads
+                errors += failed  # `errors` before the await and loses the other workers' failures meanwhile
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -264,8 +293,10 @@ def start_profiles(stack: Stack, out_dir: Path, seconds: int) -> list[subprocess
 
 
 def bench_stack(stack: Stack, levels: list[tuple[int, int]], warmup: int,
-                profile: Path | None = None) -> tuple[list[LevelResult], int]:
-    """Start the stack, run warm-up + measured conversations per level, stop it; results and conversations run."""
+                profile: Path | None = None, rounds: int = 1,
+                memdebug: bool = False) -> tuple[list[LevelResult], int]:
+    """Start the stack, run warm-up + measured conversations per level (`rounds` times over, in the same
+    processes, noting each service's memory after each round), stop it; results and conversations run."""
     print(f"== {stack.name}: starting (log {stack.log})", flush=True)
     stack.start()
     results: list[LevelResult] = []
@@ -273,21 +304,33 @@ def bench_stack(stack: Stack, levels: list[tuple[int, int]], warmup: int,
     try:
         mem = stack.memory()
         stack.rss_before = {k: round(mb, 1) for k, (mb, _) in mem.items()}
+        stack.rounds = [stack.memory_detail()]
         print("   rss at start: " + ", ".join(f"{k} {mb:.0f} MB ({n} proc)" for k, (mb, n) in mem.items()), flush=True)
-        for i, (conc, n) in enumerate(levels):
-            if warmup:
-                asyncio.run(run_level(stack.url, min(conc, warmup), warmup))
-            spies = start_profiles(stack, profile, 40) if profile and i == len(levels) - 1 else []
-            cpu0 = stack.cpu()
-            secs, lat, errs, busy = asyncio.run(run_level(stack.url, conc, n))
-            cpu = stack.cpu() - cpu0
-            for spy in spies:
-                spy.wait()
-            total += warmup + n
-            res = LevelResult(stack.name, conc, n, len(lat), secs, errs, busy, cpu, load_average(), lat)
-            results.append(res)
-            print(f"   c={conc:<3} {n} conversations in {secs:.1f}s  p50 {res.p50:.0f} ms  p99 {res.p99:.0f} ms"
-                  f"  cpu {res.cpu_ms_per_msg:.0f} ms/msg  errors {errs} (503: {busy})  load {res.load}", flush=True)
+        if memdebug:
+            stack.dump_memdebug()
+        for rnd in range(1, rounds + 1):
+            for i, (conc, n) in enumerate(levels):
+                if warmup:
+                    asyncio.run(run_level(stack.url, min(conc, warmup), warmup))
+                last = rnd == rounds and i == len(levels) - 1
+                spies = start_profiles(stack, profile, 40) if profile and last else []
+                cpu0 = stack.cpu()
+                secs, lat, errs, busy = asyncio.run(run_level(stack.url, conc, n))
+                cpu = stack.cpu() - cpu0
+                for spy in spies:
+                    spy.wait()
+                total += warmup + n
+                res = LevelResult(stack.name, conc, n, len(lat), secs, errs, busy, cpu, load_average(), rnd, lat)
+                results.append(res)
+                print(f"   {f'round {rnd} ' if rounds > 1 else ''}c={conc:<3} {n} conversations in {secs:.1f}s  "
+                      f"p50 {res.p50:.0f} ms  p99 {res.p99:.0f} ms  cpu {res.cpu_ms_per_msg:.0f} ms/msg  "
+                      f"errors {errs} (503: {busy})  load {res.load}", flush=True)
+            if memdebug:
+                stack.dump_memdebug()
+            stack.rounds.append(stack.memory_detail())
+            if rounds > 1:
+                print(f"   rss after round {rnd}: " + ", ".join(
+                    f"{k} {m['rss']:.0f} MB (anon {m['anon']:.0f})" for k, m in stack.rounds[-1].items()), flush=True)
         mem = stack.memory()
         stack.rss = {k: round(mb, 1) for k, (mb, _) in mem.items()}
         print("   rss after run: " + ", ".join(f"{k} {mb:.0f} MB ({n} proc)" for k, (mb, n) in mem.items()), flush=True)
@@ -352,6 +395,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,20", help="comma-separated levels (default 1,20)")
     parser.add_argument("--conversations", type=int, help="measured conversations per level (default 20 at c=1, 60 else)")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured conversations before each level")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the levels this many times in the same processes, RSS per service after each "
+                             "(growth that stops after a round or two is warm-up; growth every round a leak)")
+    parser.add_argument("--memdebug", type=Path,
+                        help="full stack: tracemalloc snapshots of Rasa and the action server into this dir at "
+                             "start and after each round (SEAT_MEMDEBUG_DIR; compare with bench/memdiff.py)")
     parser.add_argument("--json", type=Path, help="write the results to this file")
     args = parser.parse_args(argv)
     from ground.store import migrate
@@ -377,10 +426,13 @@ def main(argv: list[str] | None = None) -> int:
             if name not in wanted:
                 continue
             stack = make_stack(name, model, db, tmp, actions, args.redis, args.admission)
-            res, total = bench_stack(stack, levels, args.warmup, args.profile if actions else None)
+            if args.memdebug and actions:
+                stack.env["SEAT_MEMDEBUG_DIR"] = str(args.memdebug.resolve())
+            res, total = bench_stack(stack, levels, args.warmup, args.profile if actions else None, args.rounds,
+                                     bool(args.memdebug and actions))
             results += res
             out["stacks"][name] = {"rss_mb_start": stack.rss_before, "rss_mb": stack.rss,
-                                   "conversations_run": total}
+                                   "conversations_run": total, "memory_per_round": stack.rounds}
             if name == "full":
                 written = count_tickets(full_db) - before
                 print(f"   tickets written: {written}/{total}", flush=True)
@@ -388,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     out["load_after"] = load_average()
     print_table(results)
     print_rss(out["stacks"])
+    if args.rounds > 1:
+        print_rounds(out["stacks"])
     print(f"load average before {out['load_before']}, after {out['load_after']} ({os.cpu_count()} CPUs)")
     out["results"] = [r.summary() for r in results]
     out["ratio_full_over_baseline"] = ratios(results)
@@ -401,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def ratios(results: list[LevelResult]) -> dict[str, dict[str, float]]:
     """full/baseline per concurrency for each metric."""
-    by = {(r.stack, r.concurrency): r for r in results}
+    by = {(r.stack, r.concurrency): r for r in results if r.round == 1}
     out = {}
     for (stack, conc), full in by.items():
         base = by.get(("baseline", conc))
@@ -413,12 +467,12 @@ def ratios(results: list[LevelResult]) -> dict[str, dict[str, float]]:
 
 def print_table(results: list[LevelResult]) -> None:
     """The results table and the full/baseline ratios."""
-    print(f"\n{'stack':<9} {'conc':>4} {'convs':>5} {'msgs':>5} {'conv/s':>7} {'msg/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
+    print(f"\n{'stack':<9} {'round':>5} {'conc':>4} {'convs':>5} {'msgs':>5} {'conv/s':>7} {'msg/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'cpu ms/msg':>10} {'errors':>6} {'503':>5}")
-    for r in sorted(results, key=lambda r: (r.concurrency, r.stack != "full")):
-        print(f"{r.stack:<9} {r.concurrency:>4} {r.conversations:>5} {r.messages:>5} {r.conv_per_s:>7.2f} "
+    for r in sorted(results, key=lambda r: (r.concurrency, r.stack != "full", r.round)):
+        print(f"{r.stack:<9} {r.round:>5} {r.concurrency:>4} {r.conversations:>5} {r.messages:>5} {r.conv_per_s:>7.2f} "
               f"{r.msg_per_s:>7.2f} {r.p50:>8.0f} {r.p99:>8.0f} {r.cpu_ms_per_msg:>10.0f} {r.errors:>6} {r.busy:>5}")
-    print("\nratio full/baseline (targets at c=20: msg/s >= 1.5, p99 <= 1.0, cpu/msg <= 1.2)")
+    print("\nratio full/baseline, first round (targets at c=20: msg/s >= 1.5, p99 <= 1.0, cpu/msg <= 1.2)")
     print(f"{'conc':>4} {'conv/s':>7} {'msg/s':>7} {'p50':>7} {'p99':>7} {'cpu/msg':>8}")
     for key, m in ratios(results).items():
         print(f"{key[2:]:>4} {m['conv_per_s']:>7.2f} {m['msg_per_s']:>7.2f} {m['p50']:>7.2f} {m['p99']:>7.2f} "
@@ -431,6 +485,32 @@ def print_rss(stacks: dict) -> None:
     for name, info in stacks.items():
         print(f"{name:<9} " + ", ".join(f"{svc} {info['rss_mb_start'].get(svc, float('nan')):.0f} -> {mb:.0f}"
                                         for svc, mb in info["rss_mb"].items()))
+
+
+def round_growth(rounds: list[dict[str, dict[str, float]]], key: str = "rss") -> dict[str, list[float]]:
+    """Per service: the growth (MB) of `key` over each round (after round k minus after round k-1)."""
+    return {svc: [round(rounds[k][svc][key] - rounds[k - 1][svc][key], 1) for k in range(1, len(rounds))
+                  if svc in rounds[k - 1] and svc in rounds[k]]
+            for svc in rounds[-1]} if len(rounds) > 1 else {}
+
+
+def print_rounds(stacks: dict) -> None:
+    """RSS (and its anonymous part) per service at start and after each round, MB, with the growth per round."""
+    for name, info in stacks.items():
+        rounds = info.get("memory_per_round") or []
+        if len(rounds) < 2:
+            continue
+        svcs = list(rounds[-1])
+        print(f"\n{name}: RSS per service after each round, MB (anon = heap; +growth over that round)")
+        print(f"{'round':>5} " + " ".join(f"{svc:>24}" for svc in svcs))
+        for k, mem in enumerate(rounds):
+            cells = []
+            for svc in svcs:
+                m = mem.get(svc)
+                prev = rounds[k - 1].get(svc) if k else None
+                grow = f" {m['rss'] - prev['rss']:+5.0f}" if m and prev else "      "
+                cells.append(f"{m['rss']:>7.0f} (anon {m['anon']:>5.0f}){grow}" if m else f"{'-':>24}")
+            print(f"{('start' if k == 0 else k):>5} " + " ".join(f"{c:>24}" for c in cells))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -20,6 +21,8 @@ from callbacks.dialers import CallRequest, CallResult, register_call
 from voice.phone_sim import SimulatedPhone
 
 log = logging.getLogger(__name__)
+
+MAX_LOGS = 1000  # call logs kept (the newest): a demo seat on the simulated callee runs for days
 
 
 @dataclass
@@ -40,7 +43,7 @@ class SimulatedCalleeDialer:
         self.gateway_url, self.host, self.port, self.session = gateway_url, host, port, session
         self.gateway_token = gateway_token  # VOICE_CONTROL_TOKEN
         self.keys, self.hang_up_after, self.quiet_s, self.max_call_s = keys, hang_up_after, quiet_s, max_call_s
-        self.logs: list[CalleeLog] = []
+        self.logs: "deque[CalleeLog]" = deque(maxlen=MAX_LOGS)  # oldest first; bounded (issue 15: memory)
 
     async def call(self, request: CallRequest) -> CallResult:
         try:

@@ -21,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import runtime
+from ground import memdebug
 from ground.metrics import CONTENT_TYPE, exposition
 from ground.settings import ACTION_TOKEN_HEADER, action_token, current
 from ground.store.spool import keep_draining
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (default ACTION_PORT or 5055)")
     utils.add_logging_level_option_arguments(parser)
     args = parser.parse_args(argv)
+    memdebug.install_from_env("actions")  # off unless SEAT_MEMDEBUG_DIR is set (diagnosis only)
     logging.getLogger("matplotlib").setLevel(logging.WARN)
     utils.configure_colored_logging(args.loglevel)
     utils.update_sanic_log_level()

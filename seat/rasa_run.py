@@ -41,6 +41,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from ground import memdebug
 from ground.settings import current, rasa_auth_token
 from ground.store.tickets import MAX_CHANNEL_CHARS, MAX_SENDER_CHARS
 from seat import chat_admission, rasa_speedups
@@ -203,7 +204,19 @@ def _patch_model_loading() -> None:
     server._load_agent = load_agent_off_loop
 
 
+def warm_tokenizer() -> None:
+    """Load jieba's dictionary now (the model's JiebaTokenizer uses jieba's default one): otherwise the first message
+    loads it, ≈ 60 MB of Python objects and a second or two, so a Rasa process's memory grew over its first messages
+    and the first citizen waited (issue 15: memory, measured with bench/chat.py --memdebug)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+
+
 def main() -> None:
+    memdebug.install_from_env("rasa")  # off unless SEAT_MEMDEBUG_DIR is set (diagnosis only)
+    warm_tokenizer()
     rasa_speedups.install()  # per-message work that does not earn its cost (issue 15)
     _patch_model_loading()
     _patch_app_guards()

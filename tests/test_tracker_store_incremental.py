@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
@@ -61,3 +62,49 @@ async def test_a_turn_that_failed_before_saving_is_read_again(database_url, monk
     assert again is not broken and "这句没有保存" not in [e.text for e in again.events if isinstance(e, UserUttered)]
     await turn(store, sender, "再说一遍")
     assert stored_texts(store, sender).count("user") == 2
+
+
+async def test_kept_trackers_stay_bounded_under_many_senders_and_evicted_ones_read_back_whole(database_url,
+                                                                                              monkeypatch):
+    """Memory (issue 15): a Rasa server keeps at most RECENT_CONVERSATIONS trackers in each of its two caches
+    (the reused tracker and the outage copy), however many citizens write; a conversation pushed out of them goes
+    on from the database with nothing lost."""
+    import seat.rasa_stores as stores
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setattr(stores, "RECENT_CONVERSATIONS", 25)
+    store = DatabaseUrlTrackerStore(domain=Domain.empty())
+    senders = [f"many-{i}-{uuid.uuid4().hex[:6]}" for i in range(100)]
+    first = {}
+    for sender in senders:
+        first[sender] = await turn(store, sender, f"{sender}的第一句")
+        assert len(store._live) <= 25 and len(store._recent) <= 25
+    assert len(store._live) == 25 and len(store._recent) == 25  # filled to the bound, not beyond
+    assert set(store._live) == set(senders[-25:])  # the most recent ones are the ones kept
+
+    oldest, newest = senders[0], senders[-1]
+    again = await turn(store, oldest, "第二句")
+    assert again is not first[oldest]  # evicted: read back from the database
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == [f"{oldest}的第一句", "第二句"]
+    assert stored_texts(store, oldest).count("user") == 2
+    kept = await turn(store, newest, "第二句")
+    assert kept is first[newest]  # still kept: reused without a full read
+    assert len(store._live) <= 25 and len(store._recent) <= 25
+
+
+async def test_kept_trackers_idle_longer_than_the_limit_are_dropped(database_url, monkeypatch):
+    """A saved conversation idle for RECENT_IDLE_S leaves both caches at the next save of any conversation."""
+    import seat.rasa_stores as stores
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    now = [1000.0]
+    monkeypatch.setattr(stores, "time", SimpleNamespace(monotonic=lambda: now[0]))  # this module's clock only
+    store = DatabaseUrlTrackerStore(domain=Domain.empty())
+    idle, active = f"idle-{uuid.uuid4().hex[:6]}", f"active-{uuid.uuid4().hex[:6]}"
+    await turn(store, idle, "你好")
+    now[0] += stores.RECENT_IDLE_S + 1
+    await turn(store, active, "你好")
+    assert idle not in store._live and idle not in store._recent
+    assert active in store._live and active in store._recent
+    back = await turn(store, idle, "还在吗")
+    assert [e.text for e in back.events if isinstance(e, UserUttered)] == ["你好", "还在吗"]
