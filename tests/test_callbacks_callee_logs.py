@@ -11,6 +11,7 @@ from aiohttp import web
 from callbacks import callee
 from callbacks.callee import SimulatedCalleeDialer
 from callbacks.dialers import CallRequest
+from tests.web_support import serving
 
 
 def closed_port() -> int:
@@ -29,22 +30,14 @@ async def test_call_logs_keep_only_the_newest(monkeypatch):
 
     app = web.Application()
     app.router.add_post("/calls/{call_id}", register)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        async with aiohttp.ClientSession() as session:
-            # AudioSocket unreachable: every call is registered and logged, then fails to connect (fast)
-            dialer = SimulatedCalleeDialer(f"http://127.0.0.1:{port}", "127.0.0.1", closed_port(), session)
-            results, logged = [], []
-            for i in range(12):
-                results.append(await dialer.call(CallRequest(str(uuid.uuid4()), i, f"T{i}", "13911112222")))
-                logged.append(dialer.logs[-1])  # this call's log
-                assert len(dialer.logs) == min(i + 1, 5)
-    finally:
-        await runner.cleanup()
+    async with serving(app) as control, aiohttp.ClientSession() as session:
+        # AudioSocket unreachable: every call is registered and logged, then fails to connect (fast)
+        dialer = SimulatedCalleeDialer(f"http://127.0.0.1:{control.port}", "127.0.0.1", closed_port(), session)
+        results, logged = [], []
+        for i in range(12):
+            results.append(await dialer.call(CallRequest(str(uuid.uuid4()), i, f"T{i}", "13911112222")))
+            logged.append(dialer.logs[-1])  # this call's log
+            assert len(dialer.logs) == min(i + 1, 5)
     assert len(registered) == 12 and all(r.status == "failed" for r in results)
     assert [id(log) for log in dialer.logs] == [id(log) for log in logged[-5:]]  # the newest five, oldest first
     assert all(log.ended_by == "" and log.keys == [] for log in dialer.logs)

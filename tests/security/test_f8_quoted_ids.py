@@ -7,6 +7,7 @@ from aiohttp import web
 
 from callbacks.chat import ChatConfig, ChatDelivery
 from seat.rasa_run import bad_reference
+from tests.web_support import serving
 
 
 async def test_conversation_id_cannot_reach_another_rasa_endpoint():
@@ -18,16 +19,8 @@ async def test_conversation_id_cannot_reach_another_rasa_endpoint():
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", record)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        async with aiohttp.ClientSession() as session:
-            await ChatDelivery(ChatConfig(f"http://127.0.0.1:{port}", "t"), session).open("a/../../model/train?")
-    finally:
-        await runner.cleanup()
+    async with serving(app) as rasa, aiohttp.ClientSession() as session:
+        await ChatDelivery(ChatConfig(f"http://127.0.0.1:{rasa.port}", "t"), session).open("a/../../model/train?")
     assert len(paths) == 1 and not paths[0].startswith("/model")
     assert paths[0].startswith("/conversations/a%2F..%2F..%2Fmodel%2Ftrain%3F/trigger_intent")
 
