@@ -27,10 +27,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
+from ground.settings import MetricsSettings, current
+
 log = logging.getLogger(__name__)
 
-ENV_DIR = "SEAT_MEMDEBUG_DIR"
-ENV_FRAMES = "SEAT_MEMDEBUG_FRAMES"
 
 
 def rss_kb(pid: int | str = "self") -> dict[str, int]:
@@ -84,20 +84,20 @@ class MemDebug:
 _installed: Optional[MemDebug] = None
 
 
-def install_from_env(name: str, environ: Optional[dict[str, str]] = None) -> Optional[MemDebug]:
-    """Start the diagnostics if SEAT_MEMDEBUG_DIR is set: tracemalloc now, a dump on each SIGUSR2."""
+def install_from_env(name: str, metrics: Optional[MetricsSettings] = None) -> Optional[MemDebug]:
+    """Start the diagnostics if SEAT_MEMDEBUG_DIR is set (read by ground.settings; `metrics` defaults to the current
+    settings'): tracemalloc now, a dump on each SIGUSR2."""
     global _installed
-    env = os.environ if environ is None else environ
-    directory = env.get(ENV_DIR)
-    if not directory:
+    metrics = current().metrics if metrics is None else metrics
+    if metrics.memdebug_dir is None:
         return None
     if _installed is None:
-        _installed = MemDebug(Path(directory), name, int(env.get(ENV_FRAMES, "8")))
+        _installed = MemDebug(metrics.memdebug_dir, name, metrics.memdebug_frames)
 
         def on_signal(_signum: int, _frame: Any) -> None:
             # not in the handler itself: a dump takes a while and must not run inside whatever was interrupted
             threading.Thread(target=_installed.dump, name="memdebug-dump", daemon=True).start()
 
         signal.signal(signal.SIGUSR2, on_signal)
-        log.warning("memory diagnostics on (tracemalloc, %s): SIGUSR2 writes a snapshot to %s", name, directory)
+        log.warning("memory diagnostics on (tracemalloc, %s): SIGUSR2 writes a snapshot to %s", name, metrics.memdebug_dir)
     return _installed

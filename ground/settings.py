@@ -286,12 +286,16 @@ class MetricsSettings:
     host: str = "127.0.0.1"  # METRICS_HOST: where those endpoints listen
     web_port: int = 9103  # WEB_METRICS_PORT: the citizen page's /metrics (never on its public port)
     callbacks_port: int = 9104  # CALLBACKS_METRICS_PORT: the callbacks service's /metrics
+    memdebug_dir: Path | None = None  # SEAT_MEMDEBUG_DIR: memory diagnostics on (ground/memdebug.py), diagnosis only
+    memdebug_frames: int = 8  # SEAT_MEMDEBUG_FRAMES: tracemalloc frames kept per allocation
 
 
 def _metrics(env: Mapping[str, str]) -> MetricsSettings:
     return MetricsSettings(host=env.get("METRICS_HOST") or "127.0.0.1",
                            web_port=env_number(env, "WEB_METRICS_PORT", MetricsSettings.web_port, int),
-                           callbacks_port=env_number(env, "CALLBACKS_METRICS_PORT", MetricsSettings.callbacks_port, int))
+                           callbacks_port=env_number(env, "CALLBACKS_METRICS_PORT", MetricsSettings.callbacks_port, int),
+                           memdebug_dir=Path(env["SEAT_MEMDEBUG_DIR"]) if env.get("SEAT_MEMDEBUG_DIR") else None,
+                           memdebug_frames=_at_least_one(env, "SEAT_MEMDEBUG_FRAMES", MetricsSettings.memdebug_frames))
 
 
 # Each secret is the variable's value, else generated once into .run/ (mode 600) and shared by the local services.

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench import memdiff
 from ground import memdebug
+from ground.settings import MetricsSettings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,7 +30,7 @@ for line in sys.stdin:  # each line: grow by that many 1 kB buffers
 
 
 def test_off_without_the_setting():
-    assert memdebug.install_from_env("x", environ={}) is None
+    assert memdebug.install_from_env("x", MetricsSettings()) is None
 
 
 def wait_for(path_glob: Path, count: int, timeout: float = 20) -> list[Path]:
