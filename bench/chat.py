@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from seat import services  # noqa: E402
 from seat.launcher import Service  # noqa: E402
 from seat.scaling import RasaScaling  # noqa: E402
+from ground.memdebug import rss_kb  # noqa: E402
 from ground.settings import Settings  # noqa: E402
 
 BENCH_ADMISSION = {"CHAT_QUEUE_TIMEOUT_S": "120", "CHAT_MAX_QUEUE": "256"}
@@ -154,13 +155,12 @@ def mem_mb(pgid: int) -> dict[str, float]:
             stat = Path(f"/proc/{entry}/stat").read_text()
             if int(stat.rsplit(")", 1)[1].split()[2]) != pgid:
                 continue
-            status = Path(f"/proc/{entry}/status").read_text()
+            found = rss_kb(entry)
         except (OSError, IndexError, ValueError):
             continue
-        found = {key: re.search(rf"^{key}:\s+(\d+)\s+kB", status, re.M) for key in total_kb}
-        if found["VmRSS"]:
-            for key, match in found.items():
-                total_kb[key] += int(match.group(1)) if match else 0
+        if "VmRSS" in found:
+            for key in total_kb:
+                total_kb[key] += found.get(key, 0)
             count += 1
     return {"rss": total_kb["VmRSS"] / 1024, "anon": total_kb["RssAnon"] / 1024, "file": total_kb["RssFile"] / 1024,
             "procs": count}

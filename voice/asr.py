@@ -23,6 +23,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from ground.memdebug import malloc_trim
 from ground.settings import current
 
 if TYPE_CHECKING:  # vosk loads a native library: imported lazily
@@ -176,21 +177,12 @@ async def run(priority: int, fn: Any, *args: Any) -> Any:
     return await asyncio.wrap_future(executor().submit_at(priority, fn, *args))
 
 
-def _malloc_trim() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to give back this way
-        pass
-
-
 def give_back_memory() -> None:
     """After a recognizer is closed: hand the heap pages it freed (its expanded decoding graph, tens of MB) back
     to the system (glibc's malloc_trim over every arena), in the decode pool at the lowest priority. Without it
     the freed pages stay in the arena of the thread that had decoded with it, and the process's resident memory
     only grows as recognizers are made and closed."""
-    executor().submit_at(WARM, _malloc_trim)
+    executor().submit_at(WARM, malloc_trim)
 
 
 def live_recognizers() -> int:
